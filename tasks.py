@@ -1,0 +1,118 @@
+"""Set up, test, build and open the book with nothing but Python 3.11.
+
+    python3 tasks.py book            build the whole book, executing every chapter, into _build/html
+    python3 tasks.py test            cnnlib's unit tests, ruff, and every chapter under nbval
+    python3 tasks.py test PATH ...   only the given test files or chapter notebooks
+    python3 tasks.py lab [PATH]      open JupyterLab in the book's environment
+
+Each command first makes the project-local virtual environment .venv (or the one named by the environment
+variable CNN_BOOK_VENV) and installs requirements.txt and cnnlib into it; later runs skip the install until
+requirements.txt or pyproject.toml change. Only the standard library is used here, so this file runs before
+anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("CNN_BOOK_VENV", ROOT / ".venv")).resolve()
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".cnn-book-installed"
+
+
+def _run(*args: str | os.PathLike) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
+
+
+def _requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and install what the book needs, unless that is already done."""
+    if sys.version_info[:2] < (3, 11):  # noqa: UP036 -- runs on whatever python3 the reader has
+        sys.exit(f"The book needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print(f"Creating the virtual environment {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = _requirements_digest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    start = time.perf_counter()
+    _run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt")
+    _run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
+    STAMP.write_text(wanted)
+    print(f"Environment ready in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def test(paths: list[str]) -> None:
+    """Lint cnnlib and the tests, then run pytest: unit tests and every chapter under nbval (lax mode)."""
+    if not paths:
+        _run(PYTHON, "-m", "ruff", "check", "cnnlib", "tests", "benchmarks", "tasks.py")
+        paths = ["tests", "chapters"]
+    # nbval's lax mode: a chapter passes when every cell runs; the chapters assert their own claims.
+    # -p no:cacheprovider keeps pytest from writing .pytest_cache into the chapters.
+    _run(PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *paths)
+
+
+def _drop_stale_execution_cache() -> None:
+    """Forget cached chapter outputs when cnnlib changed.
+
+    Jupyter Book's cache is keyed on a notebook's code cells only; a chapter whose notebook did not change but whose
+    library did would otherwise show outputs of the old library.
+    """
+    digest = hashlib.sha256()
+    for path in [*sorted((ROOT / "cnnlib").rglob("*.py")), ROOT / "requirements.txt"]:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    build = ROOT / "_build"
+    marker = build / ".cnnlib-digest"
+    if marker.exists() and marker.read_text() == digest.hexdigest():
+        return
+    cache = build / ".jupyter_cache"
+    if cache.exists():
+        print("cnnlib changed since the last build: executing every chapter afresh", flush=True)
+        shutil.rmtree(cache)
+    build.mkdir(exist_ok=True)
+    marker.write_text(digest.hexdigest())
+
+
+def book() -> None:
+    """Build the book into _build/html, executing every chapter; any warning or error fails the build."""
+    _drop_stale_execution_cache()
+    jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
+    _run(jupyter_book, "build", ".", "--warningiserror", "--nitpick", "--keep-going", "--all")
+    print(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.", flush=True)
+
+
+def lab(paths: list[str]) -> None:
+    """Open JupyterLab with the book's environment, so chapters run exactly as they do in the build."""
+    jupyter = BIN / ("jupyter.exe" if os.name == "nt" else "jupyter")
+    _run(jupyter, "lab", *(paths or ["chapters"]))
+
+
+def main(argv: list[str]) -> None:
+    commands = {"book": lambda rest: book(), "test": test, "lab": lab}
+    if not argv or argv[0] not in commands:
+        sys.exit(__doc__)
+    ensure_environment()
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
