@@ -5,6 +5,7 @@ A module per concept, each small enough to read in one sitting:
 - ``cnnlib.functional``: the layers of a CNN written in NumPy (convolution, pooling, activations, linear, softmax).
 - ``cnnlib.data``: offline data sets that ship with installed packages (real MNIST digits, photos).
 - ``cnnlib.viz``: the book's palette and plotting helpers.
+- ``cnnlib.train``: one plain training loop for PyTorch models, with progress bars and a history.
 
 The helpers every chapter calls first live here: :func:`seed_everything`, :func:`device` and :func:`show_source`.
 """
