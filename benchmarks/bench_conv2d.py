@@ -1,0 +1,157 @@
+"""Time cnnlib's NumPy conv2d against PyTorch's F.conv2d on the layer shapes of LeNet, VGG and ResNet.
+
+    .venv/bin/python benchmarks/bench_conv2d.py            the full run, under a minute on 2 cores
+    .venv/bin/python benchmarks/bench_conv2d.py --quick    one short round per layer (a smoke test only)
+
+Both run the forward pass in float32 on the CPU with the same number of threads (torch's intra-op threads
+and, through threadpoolctl, NumPy's BLAS threads). For each layer the two libraries are timed in alternating
+blocks of calls, a few rounds each, after a warm-up call; a short pause before each block lets the other
+library's worker threads stop spinning, so that neither runs with a core taken. The table gives the median
+time per call and the ratio cnnlib / torch (below 1 means cnnlib is faster), then the geometric mean of the
+ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as torch_functional
+
+from cnnlib import functional
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # then NumPy's BLAS keeps its own default, usually one thread per core
+    threadpool_limits = None
+
+
+class Layer(NamedTuple):
+    name: str
+    batch: int
+    channels_in: int
+    size: int  # input height = width
+    channels_out: int
+    kernel: int
+    stride: int
+    padding: int
+
+
+LAYERS = [
+    Layer("LeNet conv1", 64, 1, 28, 6, 5, 1, 0),
+    Layer("LeNet conv2", 64, 6, 14, 16, 5, 1, 0),
+    Layer("VGG 3x3 64", 8, 64, 56, 64, 3, 1, 1),
+    Layer("VGG 3x3 128", 8, 128, 28, 128, 3, 1, 1),
+    Layer("VGG 3x3 256", 8, 256, 14, 256, 3, 1, 1),
+    Layer("ResNet stem 7x7/2", 4, 3, 224, 64, 7, 2, 3),
+    Layer("ResNet 3x3/2", 8, 128, 56, 128, 3, 2, 1),
+    Layer("ResNet 1x1 reduce", 8, 256, 56, 64, 1, 1, 0),
+    # Batch 4, not 8: at batch 8 the 25 MB output of this layer puts torch (2.13, glibc) on a path about 4x
+    # slower than usual, depending on the allocator's state, which would flatter cnnlib.
+    Layer("ResNet 1x1 expand", 4, 64, 56, 256, 1, 1, 0),
+    Layer("ResNet 1x1/2 project", 8, 256, 56, 512, 1, 2, 0),
+]
+
+
+def time_block(function: Callable[[], object], repeats: int, pause: float) -> list[float]:
+    """Seconds per call of `function`, `repeats` times, after a pause and one untimed warm-up call."""
+    time.sleep(pause)
+    function()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def layer_functions(layer: Layer) -> tuple[Callable[[], np.ndarray], Callable[[], torch.Tensor]]:
+    """cnnlib's conv2d and torch's, as functions of no arguments, on float32 data of the layer's shape."""
+    generator = np.random.default_rng(0)
+    x = generator.standard_normal((layer.batch, layer.channels_in, layer.size, layer.size), dtype=np.float32)
+    weight_shape = (layer.channels_out, layer.channels_in, layer.kernel, layer.kernel)
+    weight = generator.standard_normal(weight_shape, dtype=np.float32) / math.sqrt(
+        math.prod(weight_shape[1:])
+    )
+    bias = generator.standard_normal(layer.channels_out, dtype=np.float32)
+    x_torch, weight_torch, bias_torch = (torch.from_numpy(array) for array in (x, weight, bias))
+    settings = {"stride": layer.stride, "padding": layer.padding}
+
+    def run_cnnlib():
+        return functional.conv2d(x, weight, bias, **settings)
+
+    def run_torch():
+        return torch_functional.conv2d(x_torch, weight_torch, bias_torch, **settings)
+
+    return run_cnnlib, run_torch
+
+
+def measure(layer: Layer, rounds: int, repeats: int, pause: float) -> tuple[float, float]:
+    """Median seconds per call of cnnlib's conv2d and of torch's, after checking that they agree."""
+    run_cnnlib, run_torch = layer_functions(layer)
+    if not np.allclose(run_cnnlib(), run_torch().numpy(), rtol=1e-4, atol=1e-4):
+        raise AssertionError(f"{layer.name}: cnnlib's conv2d disagrees with torch's")
+    cnnlib_seconds, torch_seconds = [], []
+    for _ in range(rounds):
+        torch_seconds += time_block(run_torch, repeats, pause)
+        cnnlib_seconds += time_block(run_cnnlib, repeats, pause)
+    return statistics.median(cnnlib_seconds), statistics.median(torch_seconds)
+
+
+def describe(layer: Layer) -> tuple[str, str, str]:
+    input_shape = f"{layer.batch}x{layer.channels_in}x{layer.size}x{layer.size}"
+    weight_shape = f"{layer.channels_out}x{layer.channels_in}x{layer.kernel}x{layer.kernel}"
+    return input_shape, weight_shape, f"s{layer.stride} p{layer.padding}"
+
+
+def main(argv: list[str] | None = None) -> float:
+    """Print the table; return the geometric mean of the time ratios cnnlib / torch."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round per layer (a smoke test only)")
+    args = parser.parse_args(argv)
+    rounds, repeats, pause = (1, 2, 0.15) if args.quick else (5, 7, 0.15)
+
+    threads = torch.get_num_threads()
+    limits = nullcontext() if threadpool_limits is None else threadpool_limits(threads, user_api="blas")
+    blas_threads = str(threads) if threadpool_limits is not None else "default"
+    print(
+        f"float32 forward, CPU: torch {torch.__version__} with {threads} threads, "
+        f"NumPy {np.__version__} with {blas_threads} BLAS threads; median of {rounds} x {repeats} calls\n"
+    )
+
+    header = (
+        f"{'layer':<21} {'input':>13} {'weight':>13} {'':>6} {'cnnlib ms':>10} {'torch ms':>9} {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    ratios = []
+    with limits, torch.no_grad():
+        # One call of each layer in both libraries first, so that no first-call cost (the memory allocator
+        # growing, torch choosing its kernels) is timed.
+        for layer in LAYERS:
+            for function in layer_functions(layer):
+                function()
+        for layer in LAYERS:
+            cnnlib_seconds, torch_seconds = measure(layer, rounds, repeats, pause)
+            ratios.append(cnnlib_seconds / torch_seconds)
+            input_shape, weight_shape, stride_padding = describe(layer)
+            print(
+                f"{layer.name:<21} {input_shape:>13} {weight_shape:>13} {stride_padding:>6} "
+                f"{cnnlib_seconds * 1e3:>10.3f} {torch_seconds * 1e3:>9.3f} {ratios[-1]:>6.2f}",
+                flush=True,
+            )
+    geometric_mean = math.exp(statistics.fmean(math.log(ratio) for ratio in ratios))
+    print("-" * len(header))
+    print(f"{'geometric mean of the ratios':<77} {geometric_mean:>6.2f}")
+    return geometric_mean
+
+
+if __name__ == "__main__":
+    main()
