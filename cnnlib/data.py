@@ -65,7 +65,8 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> 
         seed: seed of the shuffle; the same seed gives the same split.
 
     Returns:
-        ``(train_indices, test_indices)``, each sorted, disjoint, together covering ``range(N)``.
+        ``(train_indices, test_indices)``: disjoint, together covering ``range(N)``, each in a seeded random order so
+        that the classes are interleaved (the first few test images are not all of one class).
 
     Raises:
         ValueError: when a class has fewer than ``test_per_class + 1`` examples.
@@ -80,8 +81,8 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> 
                 f"class {label} has {len(members)} examples; need more than test_per_class={test_per_class}"
             )
         test.append(rng.permutation(members)[:test_per_class])
-    test_indices = np.sort(np.concatenate(test))
-    train_indices = np.setdiff1d(np.arange(len(labels)), test_indices)
+    test_indices = rng.permutation(np.concatenate(test))
+    train_indices = rng.permutation(np.setdiff1d(np.arange(len(labels)), test_indices))
     return train_indices, test_indices
 
 

@@ -168,6 +168,7 @@ def plot_history(history: History, title: str | None = None):
         The matplotlib ``Figure`` (two panels: loss, accuracy).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from cnnlib.viz import PALETTE
 
@@ -181,6 +182,7 @@ def plot_history(history: History, title: str | None = None):
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     accuracy_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (loss_ax, accuracy_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.legend()
     if title:
         fig.suptitle(title)

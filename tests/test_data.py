@@ -40,6 +40,12 @@ def test_mnist_split_is_stratified_and_disjoint(mnist):
     assert not any(row.tobytes() in train_rows for row in mnist.x_test.reshape(len(mnist.x_test), -1))
 
 
+def test_mnist_classes_are_interleaved(mnist):
+    # The source file is sorted by class; a split that kept that order would make x_test[:10] ten zeros.
+    assert len(np.unique(mnist.y_test[:20])) >= 5
+    assert len(np.unique(mnist.y_train[:20])) >= 5
+
+
 def test_mnist_is_deterministic_and_seed_dependent(mnist):
     again = data.load_mnist()
     for first, second in zip(mnist, again, strict=True):
