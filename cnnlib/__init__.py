@@ -3,6 +3,7 @@
 A module per concept, each small enough to read in one sitting:
 
 - ``cnnlib.functional``: the layers of a CNN written in NumPy (convolution, pooling, activations, linear, softmax).
+- ``cnnlib.nn``: the same layers as objects (Conv2d, ReLU, MaxPool2d, Linear, Sequential, ...), NumPy only.
 - ``cnnlib.data``: offline data sets that ship with installed packages (real MNIST digits, photos).
 - ``cnnlib.viz``: the book's palette and plotting helpers.
 - ``cnnlib.train``: one plain training loop for PyTorch models, with progress bars and a history.
