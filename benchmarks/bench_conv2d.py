@@ -1,9 +1,11 @@
 """Time cnnlib's NumPy conv2d against PyTorch's F.conv2d on the layer shapes of LeNet, VGG and ResNet.
 
-    .venv/bin/python benchmarks/bench_conv2d.py            the full run, under a minute on 2 cores
-    .venv/bin/python benchmarks/bench_conv2d.py --quick    one short round per layer (a smoke test only)
+    .venv/bin/python benchmarks/bench_conv2d.py              the forward pass, under a minute on 2 cores
+    .venv/bin/python benchmarks/bench_conv2d.py --backward   the backward pass: cnnlib's conv2d_backward against
+                                                             torch.autograd's gradients of x, weight and bias
+    .venv/bin/python benchmarks/bench_conv2d.py --quick      one short round per layer (a smoke test only)
 
-Both run the forward pass in float32 on the CPU with the same number of threads (torch's intra-op threads
+Both run in float32 on the CPU with the same number of threads (torch's intra-op threads
 and, through threadpoolctl, NumPy's BLAS threads). For each layer the two libraries are timed in alternating
 blocks of calls, a few rounds each, after a warm-up call; a short pause before each block lets the other
 library's worker threads stop spinning, so that neither runs with a core taken. The table gives the median
@@ -72,8 +74,13 @@ def time_block(function: Callable[[], object], repeats: int, pause: float) -> li
     return seconds
 
 
-def layer_functions(layer: Layer) -> tuple[Callable[[], np.ndarray], Callable[[], torch.Tensor]]:
-    """cnnlib's conv2d and torch's, as functions of no arguments, on float32 data of the layer's shape."""
+def layer_functions(layer: Layer, backward: bool = False) -> tuple[Callable[[], object], Callable[[], object]]:
+    """cnnlib's conv2d and torch's, as functions of no arguments, on float32 data of the layer's shape.
+
+    With ``backward``, the functions compute the gradients of x, weight and bias from a fixed output gradient
+    instead: cnnlib's conv2d_backward, and torch.autograd.grad through a graph built once (so only the backward
+    pass is timed). Each returns its result as a tuple of NumPy arrays or tensors.
+    """
     generator = np.random.default_rng(0)
     x = generator.standard_normal((layer.batch, layer.channels_in, layer.size, layer.size), dtype=np.float32)
     weight_shape = (layer.channels_out, layer.channels_in, layer.kernel, layer.kernel)
@@ -84,20 +91,38 @@ def layer_functions(layer: Layer) -> tuple[Callable[[], np.ndarray], Callable[[]
     x_torch, weight_torch, bias_torch = (torch.from_numpy(array) for array in (x, weight, bias))
     settings = {"stride": layer.stride, "padding": layer.padding}
 
-    def run_cnnlib():
-        return functional.conv2d(x, weight, bias, **settings)
+    if not backward:
 
-    def run_torch():
-        return torch_functional.conv2d(x_torch, weight_torch, bias_torch, **settings)
+        def run_cnnlib():
+            return (functional.conv2d(x, weight, bias, **settings),)
 
-    return run_cnnlib, run_torch
+        def run_torch():
+            return (torch_functional.conv2d(x_torch, weight_torch, bias_torch, **settings),)
+
+        return run_cnnlib, run_torch
+
+    inputs = [tensor.clone().requires_grad_() for tensor in (x_torch, weight_torch, bias_torch)]
+    with torch.enable_grad():
+        output = torch_functional.conv2d(*inputs, **settings)
+    grad_output = generator.standard_normal(tuple(output.shape), dtype=np.float32)
+    grad_output_torch = torch.from_numpy(grad_output)
+
+    def run_cnnlib_backward():
+        return functional.conv2d_backward(grad_output, x, weight, **settings)
+
+    def run_torch_backward():
+        return torch.autograd.grad(output, inputs, grad_output_torch, retain_graph=True)
+
+    return run_cnnlib_backward, run_torch_backward
 
 
-def measure(layer: Layer, rounds: int, repeats: int, pause: float) -> tuple[float, float]:
-    """Median seconds per call of cnnlib's conv2d and of torch's, after checking that they agree."""
-    run_cnnlib, run_torch = layer_functions(layer)
-    if not np.allclose(run_cnnlib(), run_torch().numpy(), rtol=1e-4, atol=1e-4):
-        raise AssertionError(f"{layer.name}: cnnlib's conv2d disagrees with torch's")
+def measure(layer: Layer, rounds: int, repeats: int, pause: float, backward: bool) -> tuple[float, float]:
+    """Median seconds per call of cnnlib's function and of torch's, after checking that they agree."""
+    run_cnnlib, run_torch = layer_functions(layer, backward)
+    for ours, theirs in zip(run_cnnlib(), run_torch(), strict=True):
+        scale = max(1.0, float(theirs.abs().max()))
+        if not np.allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4 * scale):
+            raise AssertionError(f"{layer.name}: cnnlib disagrees with torch")
     cnnlib_seconds, torch_seconds = [], []
     for _ in range(rounds):
         torch_seconds += time_block(run_torch, repeats, pause)
@@ -115,6 +140,7 @@ def main(argv: list[str] | None = None) -> float:
     """Print the table; return the geometric mean of the time ratios cnnlib / torch."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round per layer (a smoke test only)")
+    parser.add_argument("--backward", action="store_true", help="time conv2d_backward against torch.autograd")
     args = parser.parse_args(argv)
     rounds, repeats, pause = (1, 2, 0.15) if args.quick else (5, 7, 0.15)
 
@@ -122,7 +148,7 @@ def main(argv: list[str] | None = None) -> float:
     limits = nullcontext() if threadpool_limits is None else threadpool_limits(threads, user_api="blas")
     blas_threads = str(threads) if threadpool_limits is not None else "default"
     print(
-        f"float32 forward, CPU: torch {torch.__version__} with {threads} threads, "
+        f"float32 {'backward' if args.backward else 'forward'}, CPU: torch {torch.__version__} with {threads} threads, "
         f"NumPy {np.__version__} with {blas_threads} BLAS threads; median of {rounds} x {repeats} calls\n"
     )
 
@@ -136,10 +162,10 @@ def main(argv: list[str] | None = None) -> float:
         # One call of each layer in both libraries first, so that no first-call cost (the memory allocator
         # growing, torch choosing its kernels) is timed.
         for layer in LAYERS:
-            for function in layer_functions(layer):
+            for function in layer_functions(layer, args.backward):
                 function()
         for layer in LAYERS:
-            cnnlib_seconds, torch_seconds = measure(layer, rounds, repeats, pause)
+            cnnlib_seconds, torch_seconds = measure(layer, rounds, repeats, pause, args.backward)
             ratios.append(cnnlib_seconds / torch_seconds)
             input_shape, weight_shape, stride_padding = describe(layer)
             print(

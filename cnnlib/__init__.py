@@ -2,8 +2,12 @@
 
 A module per concept, each small enough to read in one sitting:
 
-- ``cnnlib.functional``: the layers of a CNN written in NumPy (convolution, pooling, activations, linear, softmax).
-- ``cnnlib.nn``: the same layers as objects (Conv2d, ReLU, MaxPool2d, Linear, Sequential, ...), NumPy only.
+- ``cnnlib.functional``: the layers of a CNN written in NumPy (convolution, pooling, activations, linear, softmax,
+  cross-entropy), each with its backward pass.
+- ``cnnlib.nn``: the same layers as objects (Conv2d, ReLU, MaxPool2d, Linear, Dropout, BatchNorm2d, Sequential, ...)
+  with forward and backward passes, NumPy only.
+- ``cnnlib.gradcheck``: gradients by centred finite differences, to check every backward pass.
+- ``cnnlib.optim``: SGD (momentum, weight decay) and Adam for ``cnnlib.nn`` networks.
 - ``cnnlib.data``: offline data sets that ship with installed packages (real MNIST digits, photos).
 - ``cnnlib.viz``: the book's palette and plotting helpers.
 - ``cnnlib.train``: one plain training loop for PyTorch models, with progress bars and a history.

@@ -1,8 +1,13 @@
-"""The forward pass of a convolutional network, in NumPy.
+"""The forward and backward passes of a convolutional network, in NumPy.
 
 Every layer the book teaches is a function here: convolution (a loop version that follows the definition and a
 fast version built on ``im2col``), one-channel convolution and correlation as in ``scipy.signal``, max and
-average pooling, ReLU, the fully connected layer, softmax and log-softmax.
+average pooling, ReLU, the fully connected layer, softmax, log-softmax and the cross-entropy loss.
+
+Each layer ``f`` has a backward function ``f_backward(grad_y, ...)``: given the gradient of a scalar loss with
+respect to the layer's output, ``grad_y = dL/dy`` (same shape as y), it returns the gradient with respect to the
+layer's input (and parameters), by the chain rule. The backward functions take the forward pass's inputs rather
+than a cache, so each can be read and tested on its own.
 
 Conventions, the same as PyTorch's ``torch.nn.functional``:
 
@@ -21,16 +26,24 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "avg_pool2d",
+    "avg_pool2d_backward",
+    "col2im",
     "conv2d",
+    "conv2d_backward",
     "conv2d_loops",
     "conv_output_size",
     "convolve2d",
     "correlate2d",
+    "cross_entropy",
+    "cross_entropy_backward",
     "im2col",
     "linear",
+    "linear_backward",
     "log_softmax",
     "max_pool2d",
+    "max_pool2d_backward",
     "relu",
+    "relu_backward",
     "softmax",
 ]
 
@@ -344,6 +357,128 @@ def conv2d_loops(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.nd
     return out
 
 
+def _check_grad_y(grad_y, expected_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """grad_y as an array of the forward output's shape and the input's dtype, or ValueError naming both shapes."""
+    grad_y = _as_float_array(grad_y, "grad_y").astype(dtype, copy=False)
+    if grad_y.shape != tuple(expected_shape):
+        raise ValueError(
+            f"grad_y must have the shape of the forward output, {tuple(expected_shape)}; got shape {grad_y.shape}"
+        )
+    return grad_y
+
+
+def col2im(columns, input_shape, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Fold columns back into images: the adjoint of :func:`im2col`, which sums where windows overlap.
+
+    im2col copies every input value into each window that covers it; col2im sends each entry of a column back to
+    the input position it was copied from and adds up the entries that meet there::
+
+        out[n, c, row, col] = sum of columns[n, (c * kh + u) * kw + v, i * W_out + j] over every (u, v, i, j)
+                              with i * sh + u * dh - ph = row and j * sw + v * dw - pw = col
+
+    This is exactly what the backward pass of a convolution needs: the gradient of each window's column, summed
+    back onto the input. Entries that fall in the padding are dropped.
+
+    Args:
+        columns: Array of shape (N, C*kh*kw, H_out*W_out), laid out as :func:`im2col` returns.
+        input_shape: The shape (N, C, H, W) of the images im2col unfolded.
+        kernel_size: Kernel size (kh, kw), an int or a pair.
+        stride: Step (sh, sw) between windows, an int or a pair.
+        padding: Zeros (ph, pw) added on each side, an int or a pair.
+        dilation: Spacing (dh, dw) between kernel elements, an int or a pair.
+
+    Returns:
+        out of shape (N, C, H, W) and columns' dtype.
+
+    Raises:
+        ValueError: If input_shape is not 4 sizes, an argument is out of range, the kernel does not fit, or
+            columns does not have the shape im2col would give.
+    """
+    columns = _as_float_array(columns, "columns")
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape must be (N, C, H, W); got {tuple(input_shape)}")
+    num_images, channels, height, width = (int(size) for size in input_shape)
+    kernel_size = _positive_pair(kernel_size, "kernel_size")
+    stride = _positive_pair(stride, "stride")
+    padding = _non_negative_pair(padding, "padding")
+    dilation = _positive_pair(dilation, "dilation")
+    height_out, width_out = _output_shape((height, width), kernel_size, stride, padding, dilation)
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel_size, stride, dilation, padding
+    expected = (num_images, channels * kh * kw, height_out * width_out)
+    if columns.shape != expected:
+        raise ValueError(f"columns must have shape {expected} for input_shape {tuple(input_shape)}; "
+                         f"got shape {columns.shape}")
+
+    windows = columns.reshape(num_images, channels, kh, kw, height_out, width_out)
+    out_padded = np.zeros((num_images, channels, height + 2 * ph, width + 2 * pw), dtype=columns.dtype)
+    # Offset (u, v) of every window lands on a strided grid of input positions, one position per window, so
+    # each kernel offset is one vectorized addition; the kh * kw additions sum the overlaps.
+    for u in range(kh):
+        for v in range(kw):
+            top, left = u * dh, v * dw
+            out_padded[:, :, top : top + sh * height_out : sh, left : left + sw * width_out : sw] += windows[
+                :, :, u, v
+            ]
+    return out_padded[:, :, ph : ph + height, pw : pw + width]
+
+
+def conv2d_backward(grad_y, x, weight, stride=1, padding=0, dilation=1):
+    """Gradients of a loss through :func:`conv2d`, given the gradient with respect to its output.
+
+    With ``y = conv2d(x, weight, bias, ...)`` and ``grad_y = dL/dy``, the chain rule sums, over every output
+    position, the output gradient times the derivative of that output::
+
+        grad_bias[o]            = sum over n, i, j of grad_y[n, o, i, j]
+        grad_weight[o, c, u, v] = sum over n, i, j of grad_y[n, o, i, j] * x_padded[n, c, i*sh + u*dh, j*sw + v*dw]
+        grad_x[n, c, row, col]  = sum of grad_y[n, o, i, j] * weight[o, c, u, v] over every (o, u, v, i, j)
+                                  with i*sh + u*dh - ph = row and j*sw + v*dw - pw = col
+
+    The weight gradient is a correlation of the input with the output gradient; the input gradient is a "full"
+    convolution of the output gradient with the kernel (for stride 1, a correlation with the flipped kernel).
+    Both are computed as matrix products over :func:`im2col` columns, the second folded back by :func:`col2im`,
+    a few images at a time, as :func:`conv2d` does.
+
+    Args:
+        grad_y: Gradient of the loss with respect to the output, shape (N, C_out, H_out, W_out).
+        x: The forward pass's input, shape (N, C_in, H, W).
+        weight: The forward pass's kernels, shape (C_out, C_in, kh, kw).
+        stride: The forward pass's stride, an int or a pair.
+        padding: The forward pass's padding, an int or a pair.
+        dilation: The forward pass's dilation, an int or a pair.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` of shapes (N, C_in, H, W), (C_out, C_in, kh, kw) and (C_out,), in
+        x's dtype. grad_bias is the gradient a bias would have; ignore it for a convolution without bias.
+
+    Raises:
+        ValueError: For the bad input :func:`conv2d` rejects, or a grad_y whose shape is not the output's.
+    """
+    x, weight, _, stride, padding, dilation, (height_out, width_out) = _check_conv2d(
+        x, weight, None, stride, padding, dilation
+    )
+    num_images, channels_in = x.shape[:2]
+    channels_out, _, kh, kw = weight.shape
+    grad_y = _check_grad_y(grad_y, (num_images, channels_out, height_out, width_out), x.dtype)
+    grad_y_matrix = grad_y.reshape(num_images, channels_out, height_out * width_out)
+    weight_matrix = weight.reshape(channels_out, channels_in * kh * kw)
+
+    grad_bias = grad_y.sum(axis=(0, 2, 3))
+    grad_weight_matrix = np.zeros_like(weight_matrix)
+    grad_x = np.empty_like(x)
+    column_bytes = channels_in * kh * kw * height_out * width_out * x.itemsize
+    images_per_chunk = max(1, _IM2COL_CHUNK_BYTES // column_bytes)
+    for start in range(0, num_images, images_per_chunk):
+        stop = min(start + images_per_chunk, num_images)
+        grad_y_chunk = grad_y_matrix[start:stop]  # (n, C_out, H_out*W_out)
+        # Weight gradient: each output gradient times the window it was computed from, summed over windows.
+        columns = im2col(x[start:stop], (kh, kw), stride, padding, dilation)  # (n, C_in*kh*kw, H_out*W_out)
+        grad_weight_matrix += np.matmul(grad_y_chunk, columns.transpose(0, 2, 1)).sum(axis=0)
+        # Input gradient: each window's share of the output gradient, folded back onto the input.
+        grad_columns = np.matmul(weight_matrix.T, grad_y_chunk)  # (n, C_in*kh*kw, H_out*W_out)
+        grad_x[start:stop] = col2im(grad_columns, x[start:stop].shape, (kh, kw), stride, padding, dilation)
+    return grad_x, grad_weight_matrix.reshape(weight.shape), grad_bias
+
+
 # ------------------------------------------------------------------------------------------------------------
 # One-channel convolution and correlation, as in scipy.signal
 # ------------------------------------------------------------------------------------------------------------
@@ -534,8 +669,84 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
     return out
 
 
+def max_pool2d_backward(grad_y, x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """Gradient of a loss through :func:`max_pool2d`: each window's gradient goes to the input that won its maximum.
+
+    The maximum of a window depends on its largest entry alone, with derivative 1, so::
+
+        grad_x[n, c, row, col] = sum of grad_y[n, c, i, j] over the windows (i, j) whose maximum is x[n, c, row, col]
+
+    Every other input gets no gradient from that window. When a window has several equal maxima, the first in
+    row-major order within the window takes the gradient, as PyTorch does. Overlapping windows (stride smaller
+    than the window) can route several gradients to the same input; they add up.
+
+    Args:
+        grad_y: Gradient of the loss with respect to the output, shape (N, C, H_out, W_out).
+        x: The forward pass's input, shape (N, C, H, W).
+        kernel_size: The forward pass's window size, an int or a pair.
+        stride: The forward pass's stride; None means kernel_size.
+        padding: The forward pass's padding.
+
+    Returns:
+        grad_x of shape (N, C, H, W) and x's dtype.
+
+    Raises:
+        ValueError: For the bad input :func:`max_pool2d` rejects, or a grad_y whose shape is not the output's.
+    """
+    x, kernel_size, stride, padding, output_hw = _check_pool2d(x, kernel_size, stride, padding)
+    grad_y = _check_grad_y(grad_y, (*x.shape[:2], *output_hw), x.dtype)
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    height_out, width_out = output_hw
+    windows = _windows(_pad_hw(x, padding, -np.inf), kernel_size, stride, (1, 1))  # (N, C, H_out, W_out, kh, kw)
+    maxima = max_pool2d(x, kernel_size, stride, padding)
+    grad_padded = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    routed = np.zeros(maxima.shape, dtype=bool)  # windows whose gradient has already gone to an input
+    for u in range(kh):
+        for v in range(kw):
+            # The windows whose maximum sits at offset (u, v), and did not already sit at an earlier offset.
+            winners = (windows[..., u, v] == maxima) & ~routed
+            routed |= winners
+            grad_padded[:, :, u : u + sh * height_out : sh, v : v + sw * width_out : sw] += grad_y * winners
+    return grad_padded[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
+
+
+def avg_pool2d_backward(grad_y, x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """Gradient of a loss through :func:`avg_pool2d`: each window's gradient is shared equally by its inputs.
+
+    Every input of a window enters its mean with weight 1 / (kh * kw), so::
+
+        grad_x[n, c, row, col] = (1 / (kh * kw)) * sum of grad_y[n, c, i, j] over the windows (i, j) covering
+                                 x[n, c, row, col]
+
+    The share that falls on padded zeros is dropped.
+
+    Args:
+        grad_y: Gradient of the loss with respect to the output, shape (N, C, H_out, W_out).
+        x: The forward pass's input, shape (N, C, H, W) (only its shape and dtype are used).
+        kernel_size: The forward pass's window size, an int or a pair.
+        stride: The forward pass's stride; None means kernel_size.
+        padding: The forward pass's padding.
+
+    Returns:
+        grad_x of shape (N, C, H, W) and x's dtype.
+
+    Raises:
+        ValueError: For the bad input :func:`avg_pool2d` rejects, or a grad_y whose shape is not the output's.
+    """
+    x, kernel_size, stride, padding, output_hw = _check_pool2d(x, kernel_size, stride, padding)
+    grad_y = _check_grad_y(grad_y, (*x.shape[:2], *output_hw), x.dtype)
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    height_out, width_out = output_hw
+    share = grad_y / (kh * kw)
+    grad_padded = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            grad_padded[:, :, u : u + sh * height_out : sh, v : v + sw * width_out : sw] += share
+    return grad_padded[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
+
+
 # ------------------------------------------------------------------------------------------------------------
-# Activation, fully connected layer, softmax
+# Activation, fully connected layer, softmax, cross-entropy
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -550,6 +761,28 @@ def relu(x) -> np.ndarray:
     """
     x = _as_float_array(x, "x")
     return np.maximum(x, 0)
+
+
+def relu_backward(grad_y, x) -> np.ndarray:
+    """Gradient of a loss through :func:`relu`: passed where the input was positive, stopped elsewhere::
+
+        grad_x = grad_y * (x > 0)
+
+    ReLU's derivative is 1 for x > 0 and 0 for x < 0; at x = 0 it has none, and 0 is used there, as in PyTorch.
+
+    Args:
+        grad_y: Gradient of the loss with respect to the output, of x's shape.
+        x: The forward pass's input.
+
+    Returns:
+        grad_x of x's shape and dtype.
+
+    Raises:
+        ValueError: If grad_y's shape is not x's.
+    """
+    x = _as_float_array(x, "x")
+    grad_y = _check_grad_y(grad_y, x.shape, x.dtype)
+    return np.where(x > 0, grad_y, np.zeros((), dtype=x.dtype))
 
 
 def linear(x, weight, bias=None) -> np.ndarray:
@@ -583,6 +816,41 @@ def linear(x, weight, bias=None) -> np.ndarray:
     if bias is not None:
         out += bias
     return out
+
+
+def linear_backward(grad_y, x, weight):
+    """Gradients of a loss through :func:`linear`, given the gradient with respect to its output::
+
+        grad_x      = grad_y @ weight        (N, in_features)
+        grad_weight = grad_y.T @ x           (out_features, in_features): summed over the batch
+        grad_bias   = grad_y summed over the batch
+
+    Each follows from ``out[n, o] = bias[o] + sum over i of x[n, i] * weight[o, i]``: the derivative of
+    out[n, o] with respect to x[n, i] is weight[o, i], and with respect to weight[o, i] it is x[n, i].
+
+    Args:
+        grad_y: Gradient of the loss with respect to the output, shape (N, out_features).
+        x: The forward pass's input, shape (N, in_features).
+        weight: The forward pass's weights, shape (out_features, in_features).
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` of shapes (N, in_features), (out_features, in_features) and
+        (out_features,), in x's dtype.
+
+    Raises:
+        ValueError: For the bad input :func:`linear` rejects, or a grad_y of the wrong shape.
+    """
+    x = _as_float_array(x, "x")
+    _check_ndim(x, 2, "x", "(N, in_features)")
+    weight = _as_float_array(weight, "weight").astype(x.dtype, copy=False)
+    _check_ndim(weight, 2, "weight", "(out_features, in_features)")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} features but weight expects in_features = {weight.shape[1]}: "
+            f"x shape {x.shape}, weight shape {weight.shape}"
+        )
+    grad_y = _check_grad_y(grad_y, (x.shape[0], weight.shape[0]), x.dtype)
+    return grad_y @ weight, grad_y.T @ x, grad_y.sum(axis=0)
 
 
 def _check_logits(logits) -> np.ndarray:
@@ -635,3 +903,73 @@ def log_softmax(logits) -> np.ndarray:
     logits = _check_logits(logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _check_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
+    logits = _as_float_array(logits, "logits")
+    _check_ndim(logits, 2, "logits", "(N, num_classes)")
+    targets = np.asarray(targets)
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise ValueError(f"targets must be integer class indices; got dtype {targets.dtype}")
+    if targets.shape != (logits.shape[0],):
+        raise ValueError(
+            f"targets must have shape (N,) = ({logits.shape[0]},) to match logits of shape {logits.shape}; "
+            f"got shape {targets.shape}"
+        )
+    if targets.size and (targets.min() < 0 or targets.max() >= logits.shape[1]):
+        raise ValueError(
+            f"targets must lie in [0, {logits.shape[1] - 1}] for {logits.shape[1]} classes; "
+            f"got values from {targets.min()} to {targets.max()}"
+        )
+    if logits.shape[0] == 0:
+        raise ValueError(f"the mean over an empty batch is undefined; got logits of shape {logits.shape}")
+    return logits, targets
+
+
+def cross_entropy(logits, targets) -> float:
+    """Softmax cross-entropy, averaged over the batch: the negative log-probability of each true class::
+
+        loss = -(1 / N) * sum over n of log_softmax(logits)[n, targets[n]]
+
+    computed through :func:`log_softmax`, so logits in the thousands give a finite loss. Equals PyTorch's
+    ``F.cross_entropy(logits, targets)`` (mean reduction).
+
+    Args:
+        logits: Unnormalized scores of shape (N, num_classes).
+        targets: The true classes, integers of shape (N,) in [0, num_classes).
+
+    Returns:
+        The mean loss, a float (a 0-D value of logits' dtype).
+
+    Raises:
+        ValueError: If logits is not 2-D, targets are not integers of shape (N,), a target is out of range,
+            or the batch is empty.
+    """
+    logits, targets = _check_targets(logits, targets)
+    log_probabilities = log_softmax(logits)
+    return -log_probabilities[np.arange(len(targets)), targets].mean()
+
+
+def cross_entropy_backward(logits, targets) -> np.ndarray:
+    """Gradient of :func:`cross_entropy` (the batch mean) with respect to the logits::
+
+        grad_logits = (softmax(logits) - one_hot(targets)) / N
+
+    the predicted probabilities minus the true ones: a row sums to zero, and its entries are bounded by 1 / N
+    in size however large the logits (the softmax is computed stably).
+
+    Args:
+        logits: Unnormalized scores of shape (N, num_classes).
+        targets: The true classes, integers of shape (N,).
+
+    Returns:
+        grad_logits of logits' shape and dtype.
+
+    Raises:
+        ValueError: For the bad input :func:`cross_entropy` rejects.
+    """
+    logits, targets = _check_targets(logits, targets)
+    grad_logits = softmax(logits)
+    grad_logits[np.arange(len(targets)), targets] -= 1
+    grad_logits /= len(targets)
+    return grad_logits

@@ -1,15 +1,16 @@
 """Layers as objects: the NumPy functions of :mod:`cnnlib.functional` wrapped with their parameters.
 
 A layer is a :class:`Module`: it owns its parameters (a dict ``name -> ndarray``), computes its output with
-:meth:`Module.forward` (also reached by calling the layer), and answers :meth:`Module.output_shape` by shape
-arithmetic alone, without touching data. :class:`Sequential` chains layers, as ``torch.nn.Sequential`` does, and
-:func:`from_torch` turns a trained ``torch.nn.Sequential`` into the same network here, weights copied, so that the
-book's NumPy code can run a network that PyTorch trained.
+:meth:`Module.forward` (also reached by calling the layer), propagates gradients with :meth:`Module.backward`, and
+answers :meth:`Module.output_shape` by shape arithmetic alone, without touching data. :class:`Sequential` chains
+layers, as ``torch.nn.Sequential`` does, and :func:`from_torch` turns a trained ``torch.nn.Sequential`` into the same
+network here, weights copied, so that the book's NumPy code can run a network that PyTorch trained.
 
 Shapes follow PyTorch: images are (N, C, H, W), convolution weights (C_out, C_in, kh, kw), linear weights
-(out_features, in_features). Every ``forward`` keeps in ``self._cache`` what the layer's backward pass will need,
-and every layer has a ``grads`` dict with a place for the gradient of each parameter; the backward pass itself is
-the subject of the backpropagation chapter.
+(out_features, in_features). Every ``forward`` keeps in ``self._cache`` what the layer's backward pass will need;
+``backward(grad_y)`` takes the gradient of the loss with respect to the layer's output, stores the gradient of each
+parameter in ``grads`` (under the parameter's name) and returns the gradient with respect to the layer's input. An
+optimizer of :mod:`cnnlib.optim` then updates ``parameters()`` from ``gradients()``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from cnnlib.functional import _pair  # one parser of int-or-pair arguments for t
 
 __all__ = [
     "AvgPool2d",
+    "BatchNorm2d",
     "Conv2d",
+    "Dropout",
     "Flatten",
     "Linear",
     "MaxPool2d",
@@ -143,8 +146,8 @@ class Module:
         params: the layer's own parameters, ``name -> ndarray`` (empty for a layer without parameters).
         grads: the gradient of the loss with respect to each parameter, under the same names, filled by a backward
             pass (empty until one runs).
-        training: True in training mode (the default), False after :meth:`eval`. Layers such as dropout and batch
-            normalization behave differently in the two modes; the layers here do not.
+        training: True in training mode (the default), False after :meth:`eval`. :class:`Dropout` and
+            :class:`BatchNorm2d` behave differently in the two modes; the other layers do not.
     """
 
     def __init__(self) -> None:
@@ -158,8 +161,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        """Gradient of the loss with respect to the input, given its gradient with respect to the output."""
-        raise NotImplementedError(f"{type(self).__name__} has no backward pass yet")
+        """Gradient of the loss with respect to the input, given its gradient with respect to the output.
+
+        Uses what the last :meth:`forward` cached, and stores each parameter's gradient in ``grads``.
+
+        Raises:
+            RuntimeError: If no forward pass has run since the module was built.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def _forward_cache(self):
+        """What the last forward pass kept, or a RuntimeError if there was none."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward called before forward; run the forward pass first")
+        return self._cache
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -175,6 +190,18 @@ class Module:
     def parameters(self) -> dict[str, np.ndarray]:
         """The parameters, ``name -> ndarray``; the arrays themselves (not copies), so an optimizer can update them."""
         return dict(self.params)
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradients of the last backward pass, under the names of :meth:`parameters`."""
+        return dict(self.grads)
+
+    def astype(self, dtype) -> Module:
+        """Convert the parameters (and any state such as running statistics) to ``dtype`` in place; returns the
+        module. Gradients are dropped."""
+        for name, value in self.params.items():
+            self.params[name] = value.astype(dtype)
+        self.grads.clear()
+        return self
 
     def num_parameters(self) -> int:
         """Total number of scalars in :meth:`parameters`."""
@@ -307,6 +334,18 @@ class Conv2d(_Parametrized):
         self._cache = x
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding, dilation=self.dilation)
 
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """grad_y (N, C_out, H_out, W_out) -> grad_x (N, C_in, H, W); fills ``grads["weight"]`` (and ``"bias"``)
+        by :func:`cnnlib.functional.conv2d_backward`."""
+        x = self._forward_cache()
+        grad_x, grad_weight, grad_bias = F.conv2d_backward(
+            grad_y, x, self.weight, stride=self.stride, padding=self.padding, dilation=self.dilation
+        )
+        self.grads["weight"] = grad_weight
+        if self.bias is not None:
+            self.grads["bias"] = grad_bias
+        return grad_x
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
         _check_shape(self, shape, f"(N, {self.in_channels}, H, W)", len(shape) == 4 and shape[1] == self.in_channels)
@@ -369,6 +408,15 @@ class Linear(_Parametrized):
         self._cache = x
         return F.linear(x, self.weight, self.bias)
 
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """grad_y (N, out_features) -> grad_x (N, in_features); fills ``grads`` by
+        :func:`cnnlib.functional.linear_backward`."""
+        grad_x, grad_weight, grad_bias = F.linear_backward(grad_y, self._forward_cache(), self.weight)
+        self.grads["weight"] = grad_weight
+        if self.bias is not None:
+            self.grads["bias"] = grad_bias
+        return grad_x
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
         _check_shape(self, shape, f"(N, {self.in_features})", len(shape) == 2 and shape[1] == self.in_features)
@@ -386,6 +434,10 @@ class ReLU(Module):
         self._cache = x
         return F.relu(x)
 
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """The gradient where the input was positive, zero elsewhere (:func:`cnnlib.functional.relu_backward`)."""
+        return F.relu_backward(grad_y, self._forward_cache())
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(input_shape)
 
@@ -394,6 +446,7 @@ class _Pool2d(Module):
     """Shared part of the pooling layers: window, stride (default: the window), padding, and shape arithmetic."""
 
     _function = None
+    _backward_function = None
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
@@ -417,6 +470,11 @@ class _Pool2d(Module):
         self.output_shape(x.shape)
         self._cache = x
         return type(self)._function(x, self.kernel_size, stride=self.stride, padding=self.padding)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """grad_y (N, C, H_out, W_out) -> grad_x (N, C, H, W)."""
+        x = self._forward_cache()
+        return type(self)._backward_function(grad_y, x, self.kernel_size, stride=self.stride, padding=self.padding)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
@@ -450,6 +508,7 @@ class MaxPool2d(_Pool2d):
     """
 
     _function = staticmethod(F.max_pool2d)
+    _backward_function = staticmethod(F.max_pool2d_backward)
 
 
 class AvgPool2d(_Pool2d):
@@ -469,6 +528,7 @@ class AvgPool2d(_Pool2d):
     """
 
     _function = staticmethod(F.avg_pool2d)
+    _backward_function = staticmethod(F.avg_pool2d_backward)
 
 
 class Flatten(Module):
@@ -482,10 +542,152 @@ class Flatten(Module):
         self._cache = x.shape
         return x.reshape(x.shape[0], -1)
 
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """grad_y (N, d1 * d2 * ...) reshaped back to the input's shape (N, d1, d2, ...)."""
+        return np.asarray(grad_y).reshape(self._forward_cache())
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
         _check_shape(self, shape, "(N, ...) with at least one axis after the batch axis", len(shape) >= 2)
         return (shape[0], math.prod(shape[1:]))
+
+
+class Dropout(Module):
+    """Dropout (Srivastava et al., 2014): in training, zero each input with probability ``p`` and scale the rest.
+
+    In training mode, with a fresh random mask ``m`` of independent Bernoulli(1 - p) entries at every call,
+
+        y = x * m / (1 - p),
+
+    so that ``E[y] = x``: this "inverted" scaling makes the expected output the same in both modes, and in
+    evaluation mode the layer is the identity, ``y = x``. The backward pass applies the same mask and scale. Any
+    input shape; no parameters.
+
+    Args:
+        p: probability of zeroing an entry, in [0, 1).
+        rng: a ``np.random.Generator`` or int seed for the masks (None: seeded from NumPy's global generator).
+
+    Raises:
+        ValueError: if ``p`` is not in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5, rng=None) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.rng = _as_generator(rng)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if not self.training or self.p == 0.0:
+            self._cache = np.ones((), dtype=x.dtype)  # the identity: gradients pass unchanged
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        self._cache = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        return x * self._cache
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """The output gradient through the same mask and scale as the last forward pass."""
+        return np.asarray(grad_y) * self._forward_cache()
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm2d(Module):
+    """Batch normalization over the channels of images (Ioffe and Szegedy, 2015).
+
+    For input (N, C, H, W), each channel c is normalized by a mean and variance over the N * H * W values it
+    holds, then scaled and shifted by learned ``weight`` (gamma) and ``bias`` (beta)::
+
+        x_hat[n, c, i, j] = (x[n, c, i, j] - mean[c]) / sqrt(var[c] + eps)
+        y[n, c, i, j]     = weight[c] * x_hat[n, c, i, j] + bias[c]
+
+    In training mode, mean and var are the batch's own (var the biased variance), and the running estimates used in
+    evaluation mode are updated as ``running = (1 - momentum) * running + momentum * batch_value`` (with the
+    unbiased variance for ``running_var``), as ``torch.nn.BatchNorm2d`` does. In evaluation mode the running
+    estimates replace the batch statistics, so the output of an image no longer depends on the rest of the batch.
+
+    The backward pass in training mode accounts for the mean and variance depending on every input, which gives,
+    with ``g = grad_y * weight`` and M = N * H * W values per channel::
+
+        grad_x = (1 / (M * sqrt(var + eps))) * (M * g - sum(g) - x_hat * sum(g * x_hat))   (sums per channel)
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance for numerical stability.
+        momentum: weight of the newest batch in the running estimates.
+        dtype: dtype of the parameters and running estimates.
+
+    Attributes:
+        running_mean: (C,) estimate of each channel's mean, starting at 0.
+        running_var: (C,) estimate of each channel's variance, starting at 1.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32) -> None:
+        super().__init__()
+        if num_features <= 0:
+            raise ValueError(f"num_features must be positive, got {num_features}")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.params["weight"] = np.ones(self.num_features, dtype=dtype)
+        self.params["bias"] = np.zeros(self.num_features, dtype=dtype)
+        self.running_mean = np.zeros(self.num_features, dtype=dtype)
+        self.running_var = np.ones(self.num_features, dtype=dtype)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Input (N, C, H, W) -> output of the same shape."""
+        x = np.asarray(x)
+        self.output_shape(x.shape)
+        if self.training:
+            mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+            count = x.size // self.num_features
+            unbiased_var = var * count / max(count - 1, 1)
+            self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean).astype(
+                self.running_mean.dtype)
+            self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased_var).astype(
+                self.running_var.dtype)
+        else:
+            mean, var = self.running_mean, self.running_var
+        per_channel = (1, self.num_features, 1, 1)
+        inverse_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype).reshape(per_channel)
+        x_hat = (x - mean.astype(x.dtype).reshape(per_channel)) * inverse_std
+        self._cache = (x_hat, inverse_std, self.training)
+        return self.params["weight"].astype(x.dtype).reshape(per_channel) * x_hat + self.params["bias"].astype(
+            x.dtype).reshape(per_channel)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """grad_y (N, C, H, W) -> grad_x of the same shape; fills ``grads["weight"]`` and ``grads["bias"]``."""
+        x_hat, inverse_std, training = self._forward_cache()
+        grad_y = np.asarray(grad_y)
+        if grad_y.shape != x_hat.shape:
+            raise ValueError(f"grad_y must have the output's shape {x_hat.shape}; got {grad_y.shape}")
+        axes = (0, 2, 3)
+        self.grads["bias"] = grad_y.sum(axis=axes)
+        self.grads["weight"] = (grad_y * x_hat).sum(axis=axes)
+        grad_x_hat = grad_y * self.params["weight"].astype(x_hat.dtype).reshape(1, -1, 1, 1)
+        if not training:  # the running statistics are constants: the layer is affine
+            return grad_x_hat * inverse_std
+        count = x_hat.size // self.num_features
+        sum_grad = grad_x_hat.sum(axis=axes, keepdims=True)
+        sum_grad_x_hat = (grad_x_hat * x_hat).sum(axis=axes, keepdims=True)
+        return inverse_std / count * (count * grad_x_hat - sum_grad - x_hat * sum_grad_x_hat)
+
+    def astype(self, dtype) -> BatchNorm2d:
+        super().astype(dtype)
+        self.running_mean, self.running_var = self.running_mean.astype(dtype), self.running_var.astype(dtype)
+        return self
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = tuple(input_shape)
+        _check_shape(self, shape, f"(N, {self.num_features}, H, W)", len(shape) == 4 and shape[1] == self.num_features)
+        return shape
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -517,6 +719,16 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """Backpropagation: the layers' backward passes in reverse order, each output gradient feeding the next.
+
+        Returns the gradient with respect to the network's input; every layer's parameter gradients are then in
+        :meth:`gradients`.
+        """
+        for layer in reversed(self.layers):
+            grad_y = layer.backward(grad_y)
+        return grad_y
 
     def forward_with_activations(self, x: np.ndarray) -> list[np.ndarray]:
         """Run the network and return every layer's output, in order (the last one is ``forward(x)``).
@@ -550,6 +762,18 @@ class Sequential(Module):
             for name, value in layer.parameters().items():
                 named[f"{index}.{name}"] = value
         return named
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        named = {}
+        for index, layer in enumerate(self.layers):
+            for name, value in layer.gradients().items():
+                named[f"{index}.{name}"] = value
+        return named
+
+    def astype(self, dtype) -> Sequential:
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
 
     def train(self, mode: bool = True) -> Sequential:
         super().train(mode)
@@ -592,7 +816,7 @@ def _numpy(tensor) -> np.ndarray:
 
 
 def _unsupported(module, why: str) -> ValueError:
-    supported = "Sequential, Conv2d, ReLU, MaxPool2d, AvgPool2d, Flatten, Linear"
+    supported = "Sequential, Conv2d, ReLU, MaxPool2d, AvgPool2d, Flatten, Linear, Dropout, BatchNorm2d"
     return ValueError(f"from_torch cannot convert {module!r}: {why} (supported: {supported})")
 
 
@@ -615,9 +839,10 @@ def from_torch(module) -> Module:
     """The cnnlib.nn equivalent of a PyTorch network, with its weights copied.
 
     Converts a ``torch.nn.Sequential`` (possibly nested) made of ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``AvgPool2d``,
-    ``Flatten`` and ``Linear`` layers, or one such layer, into the same network built from :mod:`cnnlib.nn`. The
-    parameters are copied (as NumPy arrays of the torch parameters' dtype), so changing one network afterwards does
-    not change the other, and ``from_torch(model)(x)`` equals ``model(torch.from_numpy(x))`` up to rounding.
+    ``Flatten``, ``Linear``, ``Dropout`` and ``BatchNorm2d`` layers, or one such layer, into the same network built
+    from :mod:`cnnlib.nn`. The parameters (and batch normalization's running statistics) are copied, as NumPy arrays
+    of the torch parameters' dtype, so changing one network afterwards does not change the other, and
+    ``from_torch(model)(x)`` equals ``model(torch.from_numpy(x))`` up to rounding (dropout aside, in training mode).
 
     Args:
         module: a ``torch.nn.Module`` of the kinds above.
@@ -627,8 +852,8 @@ def from_torch(module) -> Module:
         (training or evaluation).
 
     Raises:
-        ValueError: naming the first layer that has no cnnlib equivalent (for example ``Dropout`` or
-            ``BatchNorm2d``) or that uses an option cnnlib does not implement (groups, ``ceil_mode``, ...).
+        ValueError: naming the first layer that has no cnnlib equivalent (for example ``Sigmoid``) or that uses
+            an option cnnlib does not implement (groups, ``ceil_mode``, ...).
     """
     from torch import nn
 
@@ -663,6 +888,16 @@ def from_torch(module) -> Module:
             if layer.ceil_mode or not layer.count_include_pad or layer.divisor_override is not None:
                 raise _unsupported(layer, "ceil_mode, count_include_pad=False and divisor_override are not implemented")
             return AvgPool2d(layer.kernel_size, stride=layer.stride, padding=layer.padding)
+        if type(layer) is nn.Dropout:
+            return Dropout(layer.p, rng=0)
+        if type(layer) is nn.BatchNorm2d:
+            if not layer.affine or not layer.track_running_stats or layer.momentum is None:
+                raise _unsupported(layer, "affine=False, track_running_stats=False and momentum=None are not "
+                                          "implemented")
+            converted = BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+            converted.params["weight"], converted.params["bias"] = _numpy(layer.weight), _numpy(layer.bias)
+            converted.running_mean, converted.running_var = _numpy(layer.running_mean), _numpy(layer.running_var)
+            return converted
         if type(layer) is nn.Flatten:
             if layer.start_dim != 1 or layer.end_dim != -1:
                 raise _unsupported(layer, "only Flatten(start_dim=1, end_dim=-1) is implemented")

@@ -213,8 +213,8 @@ def test_from_torch_resolves_same_padding():
 @pytest.mark.parametrize(
     ("layer", "named"),
     [
-        (torch_nn.Dropout(0.5), "Dropout"),
-        (torch_nn.BatchNorm2d(4), "BatchNorm2d"),
+        (torch_nn.Sigmoid(), "Sigmoid"),
+        (torch_nn.BatchNorm2d(4, affine=False), "affine=False"),
         (torch_nn.Conv2d(4, 4, 3, groups=2), "groups"),
         (torch_nn.MaxPool2d(2, ceil_mode=True), "ceil_mode"),
         (torch_nn.AvgPool2d(2, padding=1, count_include_pad=False), "count_include_pad"),
