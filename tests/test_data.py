@@ -106,3 +106,30 @@ def test_missing_provider_names_the_install_command(monkeypatch, module, loader,
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ModuleNotFoundError, match=command):
         loader()
+
+
+def test_cluttered_mnist_hides_each_real_digit_somewhere_on_the_canvas():
+    digits = data.load_mnist()
+    cluttered = data.load_cluttered_mnist(canvas_size=36, fragments=3, fragment_size=8)
+    assert cluttered.x_train.shape == (4000, 1, 36, 36) and cluttered.x_test.shape == (1000, 1, 36, 36)
+    assert cluttered.x_train.dtype == np.float32 and 0.0 <= cluttered.x_train.min() <= cluttered.x_train.max() <= 1.0
+    np.testing.assert_array_equal(cluttered.y_train, digits.y_train)
+    np.testing.assert_array_equal(cluttered.y_test, digits.y_test)
+    # The canvas is the pointwise maximum of the digit and the fragments, so some 28x28 window of the canvas is at
+    # least the digit everywhere.
+    for index in (0, 17, 999):
+        windows = np.lib.stride_tricks.sliding_window_view(cluttered.x_test[index, 0], (28, 28))
+        assert np.any(np.all(windows >= digits.x_test[index, 0], axis=(2, 3)))
+    # Clutter adds ink: a cluttered canvas holds more than its digit alone.
+    assert cluttered.x_train.sum(axis=(1, 2, 3)).mean() > digits.x_train.sum(axis=(1, 2, 3)).mean()
+
+
+def test_cluttered_mnist_is_deterministic_and_seeded():
+    first = data.load_cluttered_mnist(fragments=2, seed=0)
+    np.testing.assert_array_equal(first.x_test, data.load_cluttered_mnist(fragments=2, seed=0).x_test)
+    assert not np.array_equal(first.x_test, data.load_cluttered_mnist(fragments=2, seed=1).x_test)
+
+
+def test_cluttered_mnist_rejects_a_canvas_smaller_than_a_digit():
+    with pytest.raises(ValueError, match="at least 28"):
+        data.load_cluttered_mnist(canvas_size=20)
