@@ -27,6 +27,7 @@ PALETTE = {
     "scipy": "#009E73",     # SciPy
     "reference": "#000000", # a reference line or an ideal
     "loops": "#E69F00",     # naive loop implementations
+    "gradient": "#D55E00",  # gradients, the error signal a loss sends back (the colour of the loss)
 }
 
 #: Diverging colour map for signed values (kernels, gradients, filter responses): zero is white.
@@ -363,6 +364,35 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "\u00d7".join(str(size) for size in shape[1:])
 
 
+def _parameter_gradient_texts(model, records: list[LayerRecord]) -> dict[str, list[str]]:
+    """For each record, the lines that name its parameter gradients in a backward diagram.
+
+    A leaf layer gets one line per parameter, ``"∂L/∂W: 6×1×5×5"`` for a weight and ``"∂L/∂b: 6"`` for a bias (the
+    gradient has the parameter's shape); a group of layers, or a record drawn without its model, one line with the
+    number of values, ``"∂L/∂θ: 2,416 values"``. Layers without parameters get no line.
+    """
+    if model is None:
+        named = []
+    elif hasattr(model, "output_shape"):  # cnnlib.nn: parameters() names them "<index>.<name>", as torch does
+        named = [(name, tuple(value.shape)) for name, value in model.parameters().items()]
+    else:
+        named = [(name, tuple(parameter.shape)) for name, parameter in model.named_parameters()]
+    symbols = {"weight": "W", "bias": "b"}
+    texts = {}
+    for record in records:
+        if record.num_params == 0:
+            texts[record.name] = []
+            continue
+        prefix = f"{record.name}." if record.name else ""
+        own = [(name[len(prefix):], shape) for name, shape in named if name.startswith(prefix)]
+        if record.kind != "block" and 0 < len(own) <= 2 and all("." not in name for name, _ in own):
+            texts[record.name] = [f"\u2202L/\u2202{symbols.get(name, name)}: {_shape_text((1, *shape))}"
+                                  for name, shape in own]
+        else:
+            texts[record.name] = [f"\u2202L/\u2202\u03b8: {record.num_params:,} values"]
+    return texts
+
+
 def draw_architecture(
     model,
     input_shape=None,
@@ -382,13 +412,21 @@ def draw_architecture(
     squares whose size grows with H and W and whose depth grows with C (a hint of LeNet's classic picture); a vector
     as a bar whose height grows with its length (logarithmically). Long networks wrap onto several rows.
 
+    With ``direction="backward"`` the same blocks, at the same places, show the backward pass: a loss block (a
+    circle in ``PALETTE["output"]``) follows the output, and arrows in ``PALETTE["gradient"]`` run from the loss
+    back to the input, right to left, because each layer receives the gradient of the loss with respect to its
+    output and passes on the gradient with respect to its input. Under each block are the layer, the shape of the
+    gradient with respect to its output, ``"∂L/∂y: 6×28×28"`` (the shape of the output itself; ``∂L/∂x`` for the
+    input), and the gradients with respect to its parameters, ``"∂L/∂W: 6×1×5×5"`` and ``"∂L/∂b: 6"`` (for a group
+    of layers, or records drawn without their model, the number of values, ``"∂L/∂θ: 2,416 values"``).
+
     Args:
         model: a :class:`cnnlib.nn.Sequential`, a ``torch.nn.Module``, or a list of :class:`LayerRecord` from
             :func:`architecture_records` (to draw records a chapter has edited).
         input_shape: shape of the input, batch axis included (not needed with records).
         depth: granularity of the blocks, as in :func:`architecture_records`.
-        direction: ``"forward"``: data flows left to right along the arrows. (A backward pass, gradients flowing
-            from the loss back to every layer, is the place for another direction.)
+        direction: ``"forward"`` (data flow left to right along the arrows) or ``"backward"`` (gradients flow
+            from the loss, right to left, as described above).
         width: figure width in inches.
         max_per_row: blocks per row (default: as many as fit about 1.2 inches each).
         fontsize: font size of the labels, in points (at least 8 for the book).
@@ -396,25 +434,34 @@ def draw_architecture(
         legend: add a key of the colours under the blocks.
 
     Returns:
-        The matplotlib ``Figure``. Each block's label is a text whose ``gid`` is ``"block:<name>"``.
+        The matplotlib ``Figure``. Each block's label is a text whose ``gid`` is ``"block:<name>"`` (the loss block
+        of a backward diagram is ``"block:loss"``).
+
+    Raises:
+        ValueError: for an unknown ``direction``, or a model without ``input_shape``.
     """
-    if direction != "forward":
-        raise ValueError(f"direction must be 'forward', got {direction!r}")
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    backward = direction == "backward"
     if isinstance(model, (list, tuple)) and all(isinstance(record, LayerRecord) for record in model):
         records = list(model)
+        parameter_texts = _parameter_gradient_texts(None, records) if backward else {}
     else:
         if input_shape is None:
             raise ValueError("input_shape is required to draw a model (it is only optional with layer records)")
         records = architecture_records(model, input_shape, depth=depth)
+        parameter_texts = _parameter_gradient_texts(model, records) if backward else {}
+    # The blocks drawn: the layers, and in a backward diagram the loss after them (a scalar, shape ()).
+    blocks = [*records, LayerRecord("loss", "loss", "Loss", (), 0)] if backward else records
 
-    count = len(records)
+    count = len(blocks)
     per_row = max_per_row or max(1, int(width // 1.2))
     rows = math.ceil(count / per_row)
     per_row = math.ceil(count / rows)  # balance the rows
     margin = 0.3  # room at both ends for the connector between rows
     slot = (width - 2 * margin) / per_row
     glyph_height, line, gap = 1.05, fontsize * 1.45 / 72, 0.3
-    text_height = 3 * line + 0.1
+    text_height = (4 if backward else 3) * line + 0.1
     row_height = glyph_height + text_height + gap
     legend_height = 0.3 if legend else 0.0
     height = rows * row_height - gap / 2 + (0.35 if title else 0.05) + legend_height
@@ -436,6 +483,10 @@ def draw_architecture(
         """Draw one block's picture; returns its left and right x."""
         shape = record.output_shape
         style = {"facecolor": color, "edgecolor": "#333333", "linewidth": 0.8}
+        if record.kind == "loss":
+            radius = 0.16
+            ax.add_patch(mpl.patches.Circle((x_center, y_center), radius, **style))
+            return x_center - radius, x_center + radius
         if len(shape) == 4:
             layers = 1 + min(5, int(math.log2(max(shape[1], 1))))
             scale = 0.3 + 0.7 * max(shape[2:]) / largest_side
@@ -454,14 +505,17 @@ def draw_architecture(
         return x_center - bar_w / 2, x_center + bar_w / 2
 
     arrow = {"arrowstyle": "-|>", "color": "#333333", "lw": 1.0, "shrinkA": 2, "shrinkB": 2}
+    if backward:
+        arrow = {"arrowstyle": "-|>", "color": PALETTE["gradient"], "lw": 1.6, "shrinkA": 2, "shrinkB": 2,
+                 "mutation_scale": 12}
     previous = None  # (right x, centre y, row) of the last block drawn
-    for index, record in enumerate(records):
+    for index, record in enumerate(blocks):
         row, column = divmod(index, per_row)
         x_center = margin + (column + 0.5) * slot
         row_top = height - (0.35 if title else 0.05) - row * row_height
         y_center = row_top - glyph_height / 2
-        is_output = index == count - 1 and count > 1
-        color = PALETTE["output"] if is_output else ARCHITECTURE_COLORS.get(record.kind)
+        is_output = index == len(records) - 1 and len(records) > 1
+        color = PALETTE["output"] if is_output or record.kind == "loss" else ARCHITECTURE_COLORS.get(record.kind)
         if record.kind == "block":
             inner = [kind for kind in ("conv", "linear", "pool", "relu") if kind in record.contains]
             color = ARCHITECTURE_COLORS[inner[0]] if inner and not is_output else color
@@ -469,14 +523,33 @@ def draw_architecture(
         text_top = row_top - glyph_height - 0.05
         ax.text(x_center, text_top, record.label, ha="center", va="top", fontsize=fontsize, fontweight="bold",
                 gid=f"block:{record.name}")
-        ax.text(x_center, text_top - line, _shape_text(record.output_shape), ha="center", va="top",
-                fontsize=fontsize)
-        ax.text(x_center, text_top - 2 * line, f"{record.num_params:,} params", ha="center", va="top",
-                fontsize=fontsize, color="#444444")
+        if backward:
+            if record.kind == "loss":
+                lines = ["\u2202L/\u2202L = 1"]  # the seed of the backward pass
+            else:
+                wrt = "x" if record.kind == "input" else "y"
+                lines = [f"\u2202L/\u2202{wrt}: {_shape_text(record.output_shape)}", *parameter_texts[record.name]]
+            for number, text in enumerate(lines):
+                ax.text(x_center, text_top - (number + 1) * line, text, ha="center", va="top", fontsize=fontsize,
+                        color="#000000" if number == 0 else "#444444")
+        else:
+            ax.text(x_center, text_top - line, _shape_text(record.output_shape), ha="center", va="top",
+                    fontsize=fontsize)
+            ax.text(x_center, text_top - 2 * line, f"{record.num_params:,} params", ha="center", va="top",
+                    fontsize=fontsize, color="#444444")
         if previous is not None:
             previous_right, previous_y, previous_row = previous
-            if previous_row == row:
+            if previous_row == row and backward:  # the gradient flows from this block back into the previous one
+                ax.annotate("", xy=(previous_right, previous_y), xytext=(left, y_center), arrowprops=arrow)
+            elif previous_row == row:
                 ax.annotate("", xy=(left, y_center), xytext=(previous_right, previous_y), arrowprops=arrow)
+            elif backward:  # wrap, backwards: left, up above this row, across to the right, up, into the block
+                y_between = previous_y - glyph_height / 2 - text_height - gap / 2
+                path = [(left, y_center), (margin / 2, y_center), (margin / 2, y_between),
+                        (width - margin / 2, y_between), (width - margin / 2, previous_y)]
+                ax.plot(*zip(*path, strict=True), color=arrow["color"], lw=arrow["lw"], solid_joinstyle="round")
+                ax.annotate("", xy=(previous_right, previous_y), xytext=(width - margin / 2, previous_y),
+                            arrowprops=arrow)
             else:  # wrap: right, down below the previous row's labels, back to the left, down, into the block
                 y_between = previous_y - glyph_height / 2 - text_height - gap / 2
                 path = [(previous_right, previous_y), (width - margin / 2, previous_y), (width - margin / 2, y_between),
@@ -488,11 +561,14 @@ def draw_architecture(
         ax.text(width / 2, height - 0.05, title, ha="center", va="top", fontsize=fontsize + 2)
     if legend:
         shown = {"input": "input", "conv": "convolution", "relu": "activation", "pool": "pooling",
-                 "linear": "fully connected", "output": "output"}
+                 "linear": "fully connected", "output": "output, loss" if backward else "output"}
         present = {record.kind for record in records} | {kind for record in records for kind in record.contains}
         present |= {"relu"} if "activation" in present else set()
         handles = [mpl.patches.Patch(facecolor=ARCHITECTURE_COLORS[kind], edgecolor="#333333", label=text)
                    for kind, text in shown.items() if kind in present or kind == "output"]
+        if backward:
+            handles.append(mpl.lines.Line2D([], [], color=PALETTE["gradient"], lw=arrow["lw"], marker="<",
+                                            markersize=5, label="gradient"))
         ax.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=fontsize, frameon=False,
                   bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.2)
     return fig

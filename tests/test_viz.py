@@ -123,3 +123,96 @@ def test_figure_from_records_and_bad_arguments():
         viz.draw_architecture(records, direction="sideways")
     with pytest.raises(ValueError, match="depth"):
         viz.architecture_records(lenet_torch(), INPUT_SHAPE, depth=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The backward pass (chapter 8): the same blocks, gradients flowing from the loss back to the input
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _arrows(fig) -> list[tuple[np.ndarray, np.ndarray, tuple]]:
+    """(tail, head, colour) of every arrow in a diagram."""
+    return [
+        (np.array(text.xyann, dtype=float), np.array(text.xy, dtype=float), text.arrow_patch.get_edgecolor())
+        for ax in fig.axes for text in ax.texts if getattr(text, "arrow_patch", None) is not None
+    ]
+
+
+def _strings(fig) -> list[str]:
+    return [text.get_text() for ax in fig.axes for text in ax.texts]
+
+
+def test_backward_arrows_run_from_the_loss_to_the_input():
+    model = lenet_cnnlib()
+    records = viz.architecture_records(model, INPUT_SHAPE)
+    forward = viz.draw_architecture(model, INPUT_SHAPE)
+    backward = viz.draw_architecture(model, INPUT_SHAPE, direction="backward")
+    try:
+        forward_arrows, backward_arrows = _arrows(forward), _arrows(backward)
+        assert len(forward_arrows) == len(records) - 1
+        assert len(backward_arrows) == len(records)  # one more: from the loss into the output
+        assert all(head[0] > tail[0] for tail, head, _ in forward_arrows)   # left to right
+        assert all(head[0] < tail[0] for tail, head, _ in backward_arrows)  # right to left, row wrap included
+        gradient = matplotlib.colors.to_rgba(viz.PALETTE["gradient"])
+        assert all(np.allclose(color, gradient) for _, _, color in backward_arrows)
+        assert not any(np.allclose(color, gradient) for _, _, color in forward_arrows)
+        # The same blocks at the same places as the forward figure, and the loss after the output.
+        def positions(fig):
+            return {text.get_gid(): text.get_position() for ax in fig.axes for text in ax.texts
+                    if (text.get_gid() or "").startswith("block:")}
+        forward_positions, backward_positions = positions(forward), positions(backward)
+        assert set(backward_positions) == set(forward_positions) | {"block:loss"}
+        # (The backward labels take a line more, so the rows lie further apart: the columns and rows are the same.)
+        assert all(backward_positions[gid][0] == x for gid, (x, _) in forward_positions.items())
+        def rows(places):
+            return sorted(sorted(gid for gid in places if places[gid][1] == y) for y in {y for _, y in places.values()})
+        assert rows(forward_positions) == rows({gid: backward_positions[gid] for gid in forward_positions})
+        assert backward_positions["block:loss"][0] > backward_positions[f"block:{records[-1].name}"][0]
+    finally:
+        plt.close(forward)
+        plt.close(backward)
+
+
+@pytest.mark.parametrize("make_model", [lenet_cnnlib, lenet_torch])
+def test_backward_labels_name_the_gradient_shapes(make_model):
+    model = make_model()
+    records = viz.architecture_records(model, INPUT_SHAPE)
+    fig = viz.draw_architecture(model, INPUT_SHAPE, direction="backward")
+    try:
+        strings = _strings(fig)
+        assert "\u2202L/\u2202x: 1\u00d728\u00d728" in strings  # the input's gradient has the input's shape
+        for record in records[1:]:  # every layer's output gradient has the shape of its output
+            assert "\u2202L/\u2202y: " + "\u00d7".join(map(str, record.output_shape[1:])) in strings
+        for expected in ("\u2202L/\u2202W: 6\u00d71\u00d75\u00d75", "\u2202L/\u2202b: 6",
+                         "\u2202L/\u2202W: 16\u00d76\u00d75\u00d75", "\u2202L/\u2202W: 120\u00d7400",
+                         "\u2202L/\u2202b: 120", "\u2202L/\u2202W: 10\u00d784", "Loss", "\u2202L/\u2202L = 1"):
+            assert expected in strings, expected
+        assert sum(string.startswith("\u2202L/\u2202W") for string in strings) == 5  # two conv, three FC layers
+        assert not any("params" in string for string in strings)
+    finally:
+        plt.close(fig)
+    forward = viz.draw_architecture(model, INPUT_SHAPE)
+    try:
+        assert not any("\u2202" in string for string in _strings(forward))
+    finally:
+        plt.close(forward)
+
+
+def test_backward_from_records_and_groups_counts_parameter_gradients():
+    records = viz.architecture_records(lenet_torch(), INPUT_SHAPE)
+    fig = viz.draw_architecture(records, direction="backward")
+    try:
+        strings = _strings(fig)
+        assert "\u2202L/\u2202\u03b8: 156 values" in strings and "\u2202L/\u2202\u03b8: 48,120 values" in strings
+    finally:
+        plt.close(fig)
+    model = torch_nn.Sequential()
+    model.add_module("features", torch_nn.Sequential(*list(lenet_torch())[:6]))
+    model.add_module("classifier", torch_nn.Sequential(*list(lenet_torch())[6:]))
+    fig = viz.draw_architecture(model, INPUT_SHAPE, depth=1, direction="backward")
+    try:
+        strings = _strings(fig)
+        assert f"\u2202L/\u2202\u03b8: {156 + 2416:,} values" in strings
+        assert "\u2202L/\u2202y: 16\u00d75\u00d75" in strings and "\u2202L/\u2202y: 10" in strings
+    finally:
+        plt.close(fig)
