@@ -1,11 +1,13 @@
 """Training and evaluating PyTorch models: one loop that every chapter uses.
 
 The loop is deliberately plain (mini-batches, a loss, a step) so that a chapter can show it with
-:func:`cnnlib.show_source` and the reader sees every line that trains a network in this book.
+:func:`cnnlib.show_source` and the reader sees every line that trains a network in this book. Its optional parts,
+data augmentation and early stopping on validation data, are the subject of the chapter on generalization.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +24,10 @@ class History:
         test_loss: loss on the held-out data after each epoch (empty without held-out data).
         test_accuracy: accuracy on the held-out data after each epoch (empty without held-out data).
         seconds: wall time of each epoch, training and evaluation together.
+        validation_loss: loss on the validation data after each epoch (empty without validation data).
+        validation_accuracy: accuracy on the validation data after each epoch (empty without validation data).
+        best_epoch: the epoch (counted from 1) with the lowest validation loss so far, or None without validation
+            data; with ``restore_best`` the model ends with that epoch's weights.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -29,6 +35,9 @@ class History:
     test_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
 
 
 def _as_tensors(images, labels, device):
@@ -87,11 +96,21 @@ def fit(
     seed: int = 0,
     device=None,
     progress: bool = True,
+    augment=None,
+    validation=None,
+    patience: int | None = None,
+    restore_best: bool = False,
 ) -> History:
     """Train a classifier with mini-batch gradient descent on softmax cross-entropy.
 
     Each epoch visits the training images once in a seeded random order, in mini-batches; after each epoch the model
-    is evaluated on ``test`` if given. Two calls with the same seed and data give the same history on the CPU.
+    is evaluated on ``validation`` and ``test`` if given. Two calls with the same seed and data give the same history
+    on the CPU (a model with dropout also needs the same state of PyTorch's global generator).
+
+    Early stopping watches the validation loss: training stops once it has not improved for ``patience`` epochs in
+    a row, and ``restore_best`` puts back the weights (and buffers, such as batch-norm statistics) of the epoch
+    where it was lowest. Choose the epoch on validation data carved from the training set, never on the test set,
+    or the test accuracy stops being an honest estimate.
 
     Args:
         model: a ``torch.nn.Module`` mapping images of shape (N, ...) to logits of shape (N, num_classes). It is
@@ -107,9 +126,21 @@ def fit(
         seed: seed of the batch order.
         device: where to train (default :func:`cnnlib.device`: a GPU if there is one).
         progress: show a tqdm progress bar (one line per call, updated per epoch).
+        augment: None, or a callable ``augment(images, generator=...)`` applied to every training mini-batch of
+            shape (B, ...) before the forward pass (for example from :mod:`cnnlib.transforms`); ``generator`` is a
+            ``torch.Generator`` seeded from ``seed``, so augmented runs are reproducible too. The training accuracy
+            is then measured on the augmented images.
+        validation: ``(images, labels)`` evaluated after each epoch and watched by early stopping, or None.
+        patience: stop after this many epochs in a row without a lower validation loss (None: never stop early).
+        restore_best: end with the weights of the epoch with the lowest validation loss.
 
     Returns:
-        A :class:`History` with one entry per epoch.
+        A :class:`History` with one entry per epoch trained; its test entries describe the model of each epoch, so
+        after ``restore_best`` the final model's are those at index ``best_epoch - 1``.
+
+    Raises:
+        ValueError: for an unknown optimizer, labels that do not match the images, or early stopping settings
+            without validation data.
     """
     import torch
     import torch.nn.functional as F
@@ -126,17 +157,26 @@ def fit(
         step = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     else:
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if (patience is not None or restore_best) and validation is None:
+        raise ValueError("early stopping (patience, restore_best) needs validation=(images, labels), got None")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be a positive number of epochs or None, got {patience!r}")
     order_generator = torch.Generator().manual_seed(seed)
+    augment_generator = torch.Generator().manual_seed(seed + 2**32)  # a stream of its own: same batch order
     history = History()
+    best_loss, best_state, epochs_without_improvement = math.inf, None, 0
     bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=True)
-    for _ in bar:
+    for epoch in bar:
         start = time.perf_counter()
         model.train()
         order = torch.randperm(len(train_images), generator=order_generator).to(device)
         total_loss, correct = 0.0, 0
         for begin in range(0, len(order), batch_size):
             batch = order[begin : begin + batch_size]
-            logits = model(train_images[batch])
+            images = train_images[batch]
+            if augment is not None:
+                images = augment(images, generator=augment_generator)
+            logits = model(images)
             loss = F.cross_entropy(logits, train_labels[batch])
             step.zero_grad()
             loss.backward()
@@ -149,16 +189,35 @@ def fit(
             test_loss, test_accuracy = evaluate(model, *test, device=device)
             history.test_loss.append(test_loss)
             history.test_accuracy.append(test_accuracy)
+        if validation is not None:
+            validation_loss, validation_accuracy = evaluate(model, *validation, device=device)
+            history.validation_loss.append(validation_loss)
+            history.validation_accuracy.append(validation_accuracy)
+            if validation_loss < best_loss:
+                best_loss, history.best_epoch, epochs_without_improvement = validation_loss, epoch + 1, 0
+                if restore_best:  # a copy, not a reference: training goes on changing the tensors in place
+                    best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            else:
+                epochs_without_improvement += 1
         history.seconds.append(time.perf_counter() - start)
         postfix = {"loss": f"{history.train_loss[-1]:.3f}"}
+        if validation is not None:
+            postfix["val loss"] = f"{history.validation_loss[-1]:.3f}"
         if test is not None:
             postfix["test acc"] = f"{history.test_accuracy[-1]:.3f}"
         bar.set_postfix(postfix)
+        if patience is not None and epochs_without_improvement >= patience:
+            break
+    if restore_best:
+        model.load_state_dict(best_state)
     return history
 
 
 def plot_history(history: History, title: str | None = None):
     """Plot loss and accuracy per epoch, training against held-out data.
+
+    Draws the training curves, the validation and test curves when the history has them, and a dotted vertical
+    line at ``history.best_epoch`` when it is set.
 
     Args:
         history: what :func:`fit` returned.
@@ -176,9 +235,15 @@ def plot_history(history: History, title: str | None = None):
     fig, (loss_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(8, 3))
     loss_ax.plot(epochs, history.train_loss, "o-", color=PALETTE["conv"], label="train")
     accuracy_ax.plot(epochs, history.train_accuracy, "o-", color=PALETTE["conv"], label="train")
+    if history.validation_loss:
+        loss_ax.plot(epochs, history.validation_loss, "^:", color=PALETTE["pool"], label="validation")
+        accuracy_ax.plot(epochs, history.validation_accuracy, "^:", color=PALETTE["pool"], label="validation")
     if history.test_loss:
         loss_ax.plot(epochs, history.test_loss, "s--", color=PALETTE["output"], label="test")
         accuracy_ax.plot(epochs, history.test_accuracy, "s--", color=PALETTE["output"], label="test")
+    if history.best_epoch is not None:
+        for ax in (loss_ax, accuracy_ax):
+            ax.axvline(history.best_epoch, color=PALETTE["reference"], linestyle=":", label="best epoch")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     accuracy_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (loss_ax, accuracy_ax):

@@ -17,6 +17,15 @@ def digits():
     return data.load_digits()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The networks here are tiny: one thread is as fast as several and does not slow down on a shared processor.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def small_cnn() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
@@ -73,3 +82,100 @@ def test_plot_history_draws_both_curves(digits):
     loss_ax, accuracy_ax = fig.axes
     assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "test"]
     assert np.allclose(accuracy_ax.get_lines()[1].get_ydata(), history.test_accuracy)
+
+
+def test_augment_is_called_on_every_training_batch(digits):
+    calls = []
+
+    def record(images, generator):
+        calls.append((images.shape, type(generator)))
+        return images
+
+    train.fit(small_cnn(), digits[:2], digits[2:], epochs=2, batch_size=100, progress=False, augment=record)
+    batches_per_epoch = math.ceil(len(digits.x_train) / 100)
+    assert len(calls) == 2 * batches_per_epoch  # training batches only: never the held-out data
+    assert calls[0] == ((100, 1, 8, 8), torch.Generator)
+    assert calls[batches_per_epoch - 1][0][0] == len(digits.x_train) - 100 * (batches_per_epoch - 1)
+
+
+def test_augment_does_not_change_the_batch_order(digits):
+    # An identity augmentation draws nothing, so the run must equal one without augmentation, step for step.
+    plain = train.fit(small_cnn(), digits[:2], epochs=2, progress=False, seed=1)
+    identity = train.fit(
+        small_cnn(), digits[:2], epochs=2, progress=False, seed=1, augment=lambda images, generator: images
+    )
+    assert identity.train_loss == plain.train_loss
+
+
+def test_augmented_training_is_reproducible_and_uses_the_augmented_images(digits):
+    from cnnlib.transforms import random_shift
+
+    def shift(images, generator):
+        return random_shift(images, 1, generator)
+
+    first = train.fit(small_cnn(), digits[:2], epochs=2, progress=False, seed=2, augment=shift)
+    second = train.fit(small_cnn(), digits[:2], epochs=2, progress=False, seed=2, augment=shift)
+    plain = train.fit(small_cnn(), digits[:2], epochs=2, progress=False, seed=2)
+    assert first.train_loss == second.train_loss
+    assert first.train_loss != plain.train_loss
+    blank = train.fit(small_cnn(), digits[:2], epochs=2, progress=False, augment=lambda images, generator: 0 * images)
+    assert blank.train_accuracy[-1] < 0.2  # blank images carry no information about the label
+
+
+def mislabelled(digits):
+    # Validation data whose labels are all wrong: the better the network fits its training data, the higher the
+    # loss on these, so the validation loss is lowest early and early stopping must trigger.
+    return digits.x_train[:300], (digits.y_train[:300] + 1) % 10
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(digits):
+    model = small_cnn()
+    history = train.fit(model, digits[:2], digits[2:], epochs=20, progress=False, validation=mislabelled(digits),
+                        patience=2, restore_best=True)
+    epochs_run = len(history.train_loss)
+    assert epochs_run < 20
+    assert len(history.validation_loss) == len(history.test_accuracy) == epochs_run
+    assert history.best_epoch == int(np.argmin(history.validation_loss)) + 1
+    assert epochs_run == history.best_epoch + 2  # stopped after `patience` epochs without improvement
+    # The model now holds the best epoch's weights, not the last epoch's ...
+    loss, _ = train.evaluate(model, *mislabelled(digits))
+    assert loss == pytest.approx(history.validation_loss[history.best_epoch - 1], rel=1e-5)
+    assert loss != pytest.approx(history.validation_loss[-1], rel=1e-3)
+    # ... which are exactly those of a run stopped by hand at that epoch.
+    by_hand = small_cnn()
+    train.fit(by_hand, digits[:2], epochs=history.best_epoch, progress=False)
+    for restored, expected in zip(model.parameters(), by_hand.parameters(), strict=True):
+        assert torch.equal(restored, expected)
+
+
+def test_restore_best_without_patience_trains_every_epoch(digits):
+    model = small_cnn()
+    history = train.fit(model, digits[:2], epochs=4, progress=False, validation=mislabelled(digits), restore_best=True)
+    assert len(history.train_loss) == 4
+    assert train.evaluate(model, *mislabelled(digits))[0] == pytest.approx(min(history.validation_loss), rel=1e-5)
+
+
+def test_validation_without_early_stopping_only_measures(digits):
+    with_validation = train.fit(small_cnn(), digits[:2], epochs=3, progress=False, validation=digits[2:])
+    without = train.fit(small_cnn(), digits[:2], epochs=3, progress=False)
+    assert with_validation.train_loss == without.train_loss
+    assert len(with_validation.validation_accuracy) == 3 and without.validation_loss == []
+    assert with_validation.best_epoch == int(np.argmin(with_validation.validation_loss)) + 1
+    assert without.best_epoch is None
+
+
+def test_early_stopping_needs_validation_data(digits):
+    with pytest.raises(ValueError, match="needs validation"):
+        train.fit(small_cnn(), digits[:2], digits[2:], patience=3, progress=False)
+    with pytest.raises(ValueError, match="needs validation"):
+        train.fit(small_cnn(), digits[:2], restore_best=True, progress=False)
+    with pytest.raises(ValueError, match="positive number of epochs"):
+        train.fit(small_cnn(), digits[:2], validation=digits[2:], patience=0, progress=False)
+
+
+def test_plot_history_draws_validation_and_best_epoch(digits):
+    history = train.fit(small_cnn(), digits[:2], digits[2:], epochs=3, progress=False, validation=digits[2:])
+    fig = train.plot_history(history)
+    loss_ax, _ = fig.axes
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation", "test", "best epoch"]
+    assert loss_ax.get_lines()[-1].get_xdata()[0] == history.best_epoch
