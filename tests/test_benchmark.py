@@ -31,7 +31,8 @@ def one_epoch():
 
 
 def test_load_is_deterministic_and_has_the_benchmark_shape(split):
-    assert split.x_train.shape == (4000, *benchmark.INPUT_SHAPE) and split.x_test.shape == (1000, *benchmark.INPUT_SHAPE)
+    assert split.x_train.shape == (4000, *benchmark.INPUT_SHAPE)
+    assert split.x_test.shape == (1000, *benchmark.INPUT_SHAPE)
     assert split.x_train.dtype == np.float32 and 0.0 <= split.x_train.min() <= split.x_train.max() <= 1.0
     np.testing.assert_array_equal(np.bincount(split.y_test), np.full(10, 100))
     again = benchmark.load()
