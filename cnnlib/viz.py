@@ -572,3 +572,177 @@ def draw_architecture(
         ax.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=fontsize, frameon=False,
                   bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.2)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Parallel branches (Inception modules, residual blocks): several paths from one input, merged at the end
+# ----------------------------------------------------------------------------------------------------------------------
+
+#: Kinds of layer that :func:`parallel_records` folds into the block before them by default: activations and layers
+#: without a colour of their own (batch normalisation, identity, dropout), which keep the shape of their input.
+FOLDED_KINDS = ("relu", "activation", "other")
+
+
+def parallel_records(branches, input_shape, fold=FOLDED_KINDS) -> list[list[LayerRecord]]:
+    """The blocks of each branch of a multi-branch module, for :func:`draw_parallel`.
+
+    Each branch is run on zeros of ``input_shape`` (as :func:`architecture_records` does, one record per leaf layer),
+    its input record dropped, and every layer whose kind is in ``fold`` merged into the block before it: the block
+    keeps its label and shape and gains the folded layer's parameters, so that a branch's blocks hold all of its
+    parameters. A folded layer at the start of a branch, or a branch that is only folded layers (``nn.Identity``,
+    the shortcut of a residual block), leaves its parameters, if any, in a block of its own; a branch with no
+    parameters and nothing else is an empty list, drawn as a bare arrow.
+
+    Args:
+        branches: a mapping of names to ``torch.nn.Module`` s, or a sequence of modules (named ``"0"``, ``"1"``,
+            ...), each taking the same input.
+        input_shape: shape of that input, batch axis included.
+        fold: kinds (see :class:`LayerRecord`) to merge into the block before them; ``()`` keeps every layer.
+
+    Returns:
+        One list of :class:`LayerRecord` per branch, in order; record names are ``"<branch>.<layer>"``.
+
+    Raises:
+        ValueError: if there are no branches.
+    """
+    named = dict(branches) if hasattr(branches, "items") else {str(i): b for i, b in enumerate(branches)}
+    if not named:
+        raise ValueError("expected at least one branch, got none")
+    rows = []
+    for branch_name, branch in named.items():
+        blocks: list[LayerRecord] = []
+        for record in architecture_records(branch, input_shape)[1:]:
+            name = f"{branch_name}.{record.name}" if record.name else branch_name
+            if record.kind in fold and blocks:
+                previous = blocks[-1]
+                blocks[-1] = LayerRecord(previous.name, previous.kind, previous.label, previous.output_shape,
+                                         previous.num_params + record.num_params, previous.contains)
+            elif record.kind in fold and record.num_params == 0:
+                continue
+            else:
+                blocks.append(LayerRecord(name, record.kind, record.label, record.output_shape, record.num_params,
+                                          record.contains))
+        rows.append(blocks)
+    return rows
+
+
+def draw_parallel(
+    branches,
+    input_shape,
+    merge: str = "concatenate",
+    fold=FOLDED_KINDS,
+    width: float = 9.0,
+    fontsize: float = 8.0,
+    title: str | None = None,
+    legend: bool = True,
+):
+    """Draw a module whose branches read the same input and are merged: an Inception module, a residual block.
+
+    The input is on the left; each branch is a row of boxes, one per layer (activations and normalisations folded
+    into the layer before them, see :func:`parallel_records`), coloured by kind as in :func:`draw_architecture`,
+    each labelled with the layer, its output shape (without the batch axis) and its parameters; arrows lead from the
+    input into every branch and from every branch into the merge on the right, labelled with the merged output's
+    shape. A branch without layers (an identity shortcut) is a bare arrow. For ``"concatenate"`` the branch outputs
+    must agree in every axis but the channels (axis 1) and the merged shape adds their channels; for ``"add"`` they
+    must have one shape, which the sum keeps.
+
+    Args:
+        branches: a mapping of names to ``torch.nn.Module`` s, or a sequence of modules; the order is top to bottom.
+        input_shape: shape of the input every branch receives, batch axis included, e.g. ``(1, 192, 28, 28)``.
+        merge: ``"concatenate"`` (along channels, Inception) or ``"add"`` (elementwise, ResNet).
+        fold: kinds merged into the block before them (:func:`parallel_records`).
+        width: figure width in inches.
+        fontsize: font size of the labels, in points.
+        title: a title over the figure.
+        legend: add a key of the colours under the drawing.
+
+    Returns:
+        The matplotlib ``Figure``. Each box's label is a text whose ``gid`` is ``"block:<branch>.<layer>"``; the input's
+        is ``"block:input"`` and the merge's ``"block:merge"``.
+
+    Raises:
+        ValueError: for an unknown ``merge``, no branches, or branch outputs that cannot be merged that way.
+    """
+    if merge not in ("concatenate", "add"):
+        raise ValueError(f"merge must be 'concatenate' or 'add', got {merge!r}")
+    input_shape = tuple(int(size) for size in input_shape)
+    rows = parallel_records(branches, input_shape, fold=fold)
+    outputs = [row[-1].output_shape if row else input_shape for row in rows]
+    if merge == "add":
+        if len(set(outputs)) != 1:
+            raise ValueError(f"expected branch outputs of one shape to add, got {outputs}")
+        merged = outputs[0]
+    else:
+        rest = {(shape[0], *shape[2:]) for shape in outputs}
+        if len(rest) != 1 or any(len(shape) < 2 for shape in outputs):
+            raise ValueError(f"expected branch outputs that differ only in channels (axis 1), got {outputs}")
+        merged = (outputs[0][0], sum(shape[1] for shape in outputs), *outputs[0][2:])
+
+    columns = max(1, max(len(row) for row in rows))
+    line = fontsize * 1.45 / 72
+    box_h, gap_y, margin = 3 * line + 0.16, 0.25, 0.1
+    side_w = min(1.5, width * 0.17)  # the input and merge boxes
+    arrow_room = 0.35
+    slot = (width - 2 * (side_w + arrow_room) - 2 * margin) / columns
+    box_w = slot - 0.3
+    legend_h = 0.35 if legend else 0.0
+    title_h = 0.35 if title else 0.05
+    height = title_h + len(rows) * box_h + (len(rows) - 1) * gap_y + legend_h + 0.1
+
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+    def box(x_left, y_center, w, color, lines, gid):
+        ax.add_patch(mpl.patches.FancyBboxPatch(
+            (x_left, y_center - box_h / 2), w, box_h, boxstyle="round,pad=0,rounding_size=0.06",
+            facecolor=mpl.colors.to_rgba(color, 0.22), edgecolor=color, linewidth=1.4))
+        for number, text in enumerate(lines):
+            ax.text(x_left + w / 2, y_center + (len(lines) - 1) / 2 * line - number * line, text, ha="center",
+                    va="center",
+                    fontsize=fontsize, fontweight="bold" if number == 0 else "normal",
+                    color="#000000" if number < 2 else "#444444", gid=gid if number == 0 else None)
+
+    top = height - title_h
+    centers = [top - box_h / 2 - index * (box_h + gap_y) for index in range(len(rows))]
+    middle = (centers[0] + centers[-1]) / 2
+    input_left, merge_left = margin, width - margin - side_w
+    box(input_left, middle, side_w, PALETTE["input"], ["Input", _shape_text(input_shape)], "block:input")
+    merge_label = "Concatenate" if merge == "concatenate" else "Add"
+    box(merge_left, middle, side_w, PALETTE["output"], [merge_label, _shape_text(merged)], "block:merge")
+    arrow = {"arrowstyle": "-|>", "color": "#333333", "lw": 1.0, "shrinkA": 0, "shrinkB": 0}
+    fan_out_x, fan_in_x = input_left + side_w + arrow_room, merge_left - arrow_room
+    first_x = fan_out_x + 0.15
+    for row, y_center in zip(rows, centers, strict=True):
+        # From the input's right edge to this row's first box (or, for an empty branch, straight to the merge).
+        ax.plot([input_left + side_w, fan_out_x, fan_out_x], [middle, middle, y_center], color="#333333", lw=1.0)
+        x = fan_out_x
+        for column, record in enumerate(row):
+            left = first_x + column * slot
+            ax.annotate("", xy=(left, y_center), xytext=(x, y_center), arrowprops=arrow)
+            color = ARCHITECTURE_COLORS.get(record.kind) or "#777777"
+            if record.kind == "block":
+                inner = [kind for kind in ("conv", "linear", "pool", "relu") if kind in record.contains]
+                color = ARCHITECTURE_COLORS[inner[0]] if inner else "#777777"
+            box(left, y_center, box_w, color,
+                [record.label, _shape_text(record.output_shape), f"{record.num_params:,} params"],
+                f"block:{record.name}")
+            x = left + box_w
+        ax.plot([x, fan_in_x, fan_in_x], [y_center, y_center, middle], color="#333333", lw=1.0)
+    ax.annotate("", xy=(merge_left, middle), xytext=(fan_in_x, middle), arrowprops=arrow)
+    if title:
+        ax.text(width / 2, height - 0.05, title, ha="center", va="top", fontsize=fontsize + 2)
+    if legend:
+        shown = {"input": "input", "conv": "convolution", "pool": "pooling", "linear": "fully connected",
+                 "output": "merge"}
+        present = {record.kind for row in rows for record in row}
+        present |= {kind for row in rows for record in row for kind in record.contains}
+        handles = [mpl.patches.Patch(facecolor=mpl.colors.to_rgba(ARCHITECTURE_COLORS[kind], 0.22),
+                                     edgecolor=ARCHITECTURE_COLORS[kind], label=text)
+                   for kind, text in shown.items() if kind in present or kind in ("input", "output")]
+        ax.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=fontsize, frameon=False,
+                  bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.2)
+    return fig
