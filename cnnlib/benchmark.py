@@ -20,9 +20,12 @@ networks are not a ranking.
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -32,7 +35,8 @@ from cnnlib import data, models
 from cnnlib.profile import count_flops, count_params
 from cnnlib.train import History, fit
 
-__all__ = ["INPUT_SHAPE", "NAMES", "SETTINGS", "Result", "Settings", "cpu_latency_ms", "load", "run", "small_model"]
+__all__ = ["INPUT_SHAPE", "NAMES", "SETTINGS", "Result", "Settings", "cpu_latency_ms", "load", "run", "run_many",
+           "small_model"]
 
 
 @dataclass(frozen=True)
@@ -315,3 +319,56 @@ def run(
         history=history,
         model=model,
     )
+
+
+def _run_in_worker(name: str, split: data.Split, settings: Settings, device) -> Result:
+    # What one worker process of run_many does: a plain run, without a progress bar.
+    return run(name, split, settings=settings, device=device, progress=False)
+
+
+def run_many(
+    names: Sequence[str],
+    split: data.Split | None = None,
+    *,
+    settings: Settings = SETTINGS,
+    workers: int | None = None,
+    device=None,
+) -> dict[str, Result]:
+    """:func:`run` for several architectures at once, each in a process of its own, one CPU thread per process.
+
+    Every training of :func:`run` uses one thread, so on a machine with several cores independent trainings can run
+    side by side: with two cores, two at a time take about as long as one. Each worker process calls :func:`run`
+    with the same arguments as a sequential call would, seeded the same way, so the results are the same as those
+    of ``{name: run(name, split, settings=settings) for name in names}`` (the test suite checks this), except the
+    measured times, which share the machine. The processes are started with the "spawn" method, which works from a
+    notebook and on every operating system; each imports torch and cnnlib anew, which costs a second or two.
+
+    Args:
+        names: architectures, each one of :data:`NAMES`.
+        split: the data from :func:`load`; loaded once when None, then sent to the workers.
+        settings: the protocol, as for :func:`run`.
+        workers: processes at once (default: the number of CPU cores this process may use, at most
+            ``len(names)``); 1 runs everything in this process, one network after the other.
+        device: where to train, as for :func:`run`.
+
+    Returns:
+        A dict from each name to its :class:`Result`, in the order of ``names``.
+
+    Raises:
+        ValueError: for an unknown or repeated name, or a ``workers`` below 1.
+    """
+    names = list(names)
+    unknown = [name for name in names if name not in _BUILDERS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"expected distinct names from {NAMES}, got {names}")
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = max(1, min(cores, len(names)))
+    if workers < 1:
+        raise ValueError(f"expected at least one worker, got {workers}")
+    split = load(settings) if split is None else split
+    if workers == 1:
+        return {name: _run_in_worker(name, split, settings, device) for name in names}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {name: pool.submit(_run_in_worker, name, split, settings, device) for name in names}
+        return {name: future.result() for name, future in futures.items()}

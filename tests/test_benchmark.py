@@ -105,3 +105,24 @@ def test_cpu_latency_leaves_the_model_as_it_was_and_checks_repeats():
     assert model.training  # a copy was put in evaluation mode, not the model
     with pytest.raises(ValueError, match="positive number of repeats"):
         benchmark.cpu_latency_ms(model, repeats=0)
+
+
+def test_run_many_in_parallel_processes_equals_sequential_runs(tiny, one_epoch):
+    names = ["lenet5", "resnet"]
+    parallel = benchmark.run_many(names, tiny, settings=one_epoch, workers=2)
+    assert list(parallel) == names
+    for name in names:
+        alone = benchmark.run(name, tiny, settings=one_epoch, device=CPU, progress=False)
+        assert parallel[name].history.train_loss == alone.history.train_loss
+        assert parallel[name].history.test_accuracy == alone.history.test_accuracy
+        for ours, theirs in zip(parallel[name].model.state_dict().values(), alone.model.state_dict().values(),
+                                strict=True):
+            assert torch.equal(ours.cpu(), theirs.cpu())
+
+
+def test_run_many_rejects_unknown_or_repeated_names_and_no_workers(tiny):
+    for names in (["lenet5", "lenet5"], ["no_such_net"]):
+        with pytest.raises(ValueError, match="distinct names"):
+            benchmark.run_many(names, tiny)
+    with pytest.raises(ValueError, match="at least one worker"):
+        benchmark.run_many(["lenet5"], tiny, workers=0)
