@@ -156,16 +156,16 @@ NAMES = tuple(_BUILDERS)
 def small_model(name: str) -> nn.Module:
     """The benchmark's scaled-down version of an architecture, built by its :mod:`cnnlib.models` constructor.
 
-    ======== =================================================================================================
-    name     network (input (N, 1, 32, 32), output (N, 10) logits)
-    ======== =================================================================================================
-    lenet5   LeNet-5 exactly as published for 32x32 digits (tanh, average pooling): ``lenet5()``
-    alexnet  ``alexnet(width=8, small_input=True, hidden_features=128)``: filters 8, 24, 48, 32, 32
-    vgg      ``vgg11(width=8, hidden_features=128)``, classifier re-initialised with PyTorch's default (see source)
+    ========= =================================================================================================
+    name      network (input (N, 1, 32, 32), output (N, 10) logits)
+    ========= =================================================================================================
+    lenet5    LeNet-5 exactly as published for 32x32 digits (tanh, average pooling): ``lenet5()``
+    alexnet   ``alexnet(width=8, small_input=True, hidden_features=128)``: filters 8, 24, 48, 32, 32
+    vgg       ``vgg11(width=8, hidden_features=128)``, classifier re-initialised with PyTorch's default (see source)
     googlenet ``googlenet(width=8)``: torchvision's form (batch norm), every channel count divided by 8
-    resnet   ``ResNet(BasicBlock, (1, 1, 1, 1), width=16)``: ResNet-18's layout, one block per stage (ResNet-10)
+    resnet    ``ResNet(BasicBlock, (1, 1, 1, 1), width=16)``: ResNet-18's layout, one block per stage (ResNet-10)
     se_resnet the same with a squeeze-and-excitation block (reduction 4) in every block
-    ======== =================================================================================================
+    ========= =================================================================================================
 
     The weights come from PyTorch's global generator: seed it (``torch.manual_seed``) for a reproducible network;
     :func:`run` does.
