@@ -393,6 +393,17 @@ def _parameter_gradient_texts(model, records: list[LayerRecord]) -> dict[str, li
     return texts
 
 
+def _canvas(width: float, height: float):
+    """A figure of width x height inches whose one axes, without frame or ticks, has one data unit per inch."""
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax
+
+
 def draw_architecture(
     model,
     input_shape=None,
@@ -466,12 +477,7 @@ def draw_architecture(
     legend_height = 0.3 if legend else 0.0
     height = rows * row_height - gap / 2 + (0.35 if title else 0.05) + legend_height
 
-    fig = plt.figure(figsize=(width, height))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    fig, ax = _canvas(width, height)
 
     maps = [record.output_shape for record in records if len(record.output_shape) == 4]
     largest_side = max((max(shape[2:]) for shape in maps), default=1)
@@ -689,12 +695,7 @@ def draw_parallel(
     title_h = 0.35 if title else 0.05
     height = title_h + len(rows) * box_h + (len(rows) - 1) * gap_y + legend_h + 0.1
 
-    fig = plt.figure(figsize=(width, height))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    fig, ax = _canvas(width, height)
 
     def box(x_left, y_center, w, color, lines, gid):
         ax.add_patch(mpl.patches.FancyBboxPatch(
