@@ -109,7 +109,7 @@ def test_cpu_latency_leaves_the_model_as_it_was_and_checks_repeats():
 
 def test_run_many_in_parallel_processes_equals_sequential_runs(tiny, one_epoch):
     names = ["lenet5", "resnet"]
-    parallel = benchmark.run_many(names, tiny, settings=one_epoch, workers=2)
+    parallel = benchmark.run_many(names, tiny, settings=one_epoch, workers=2, device=CPU)
     assert list(parallel) == names
     for name in names:
         alone = benchmark.run(name, tiny, settings=one_epoch, device=CPU, progress=False)
