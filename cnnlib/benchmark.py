@@ -340,8 +340,10 @@ def run_many(
     side by side: with two cores, two at a time take about as long as one. Each worker process calls :func:`run`
     with the same arguments as a sequential call would, seeded the same way, so the results are the same as those
     of ``{name: run(name, split, settings=settings) for name in names}`` (the test suite checks this), except the
-    measured times, which share the machine. The processes are started with the "spawn" method, which works from a
-    notebook and on every operating system; each imports torch and cnnlib anew, which costs a second or two.
+    training times, which share the machine. Latency is measured again in this process once every training is over
+    (:func:`cpu_latency_ms`, one network at a time), because a latency timed while another training runs on the
+    next core is not the latency of an idle machine. The processes are started with the "spawn" method, which works
+    from a notebook and on every operating system; each imports torch and cnnlib anew, which costs a second or two.
 
     Args:
         names: architectures, each one of :data:`NAMES`.
@@ -371,4 +373,7 @@ def run_many(
         return {name: _run_in_worker(name, split, settings, device) for name in names}
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {name: pool.submit(_run_in_worker, name, split, settings, device) for name in names}
-        return {name: future.result() for name, future in futures.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    for result in results.values():  # on a quiet machine now: no worker is training any more
+        result.latency_ms = cpu_latency_ms(result.model, tuple(split.x_test.shape[1:]))
+    return results
