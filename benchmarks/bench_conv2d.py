@@ -10,7 +10,9 @@ and, through threadpoolctl, NumPy's BLAS threads). For each layer the two librar
 blocks of calls, a few rounds each, after a warm-up call; a short pause before each block lets the other
 library's worker threads stop spinning, so that neither runs with a core taken. The table gives the median
 time per call and the ratio cnnlib / torch (below 1 means cnnlib is faster), then the geometric mean of the
-ratios.
+ratios. On Linux it also prints the share of processor time that the hypervisor gave to other virtual machines
+during the run ("steal"). On a shared cloud machine that share varies from run to run, and so do the ratios:
+compare the ratios of two runs only where both had little steal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -60,6 +63,19 @@ LAYERS = [
     Layer("ResNet 1x1 expand", 4, 64, 56, 256, 1, 1, 0),
     Layer("ResNet 1x1/2 project", 8, 256, 56, 512, 1, 2, 0),
 ]
+
+
+def processor_ticks() -> tuple[int, int] | None:
+    """(all ticks, stolen ticks) of every core since boot, from Linux's /proc/stat; None elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...: the first eight counters add up to all the time.
+    counters = [int(field) for field in fields[1:9]]
+    if fields[0] != "cpu" or len(counters) < 8:
+        return None
+    return sum(counters), counters[7]
 
 
 def time_block(function: Callable[[], object], repeats: int, pause: float) -> list[float]:
@@ -158,6 +174,7 @@ def main(argv: list[str] | None = None) -> float:
     print(header)
     print("-" * len(header))
     ratios = []
+    ticks_before = processor_ticks()
     with limits, torch.no_grad():
         # One call of each layer in both libraries first, so that no first-call cost (the memory allocator
         # growing, torch choosing its kernels) is timed.
@@ -176,6 +193,10 @@ def main(argv: list[str] | None = None) -> float:
     geometric_mean = math.exp(statistics.fmean(math.log(ratio) for ratio in ratios))
     print("-" * len(header))
     print(f"{'geometric mean of the ratios':<77} {geometric_mean:>6.2f}")
+    ticks_after = processor_ticks()
+    if ticks_before is not None and ticks_after is not None and ticks_after[0] > ticks_before[0]:
+        stolen = (ticks_after[1] - ticks_before[1]) / (ticks_after[0] - ticks_before[0])
+        print(f"\nprocessor time stolen by other virtual machines during the run: {stolen:.1%}")
     return geometric_mean
 
 
