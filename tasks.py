@@ -5,6 +5,10 @@
     python3 tasks.py test PATH ...   only the given test files or chapter notebooks
     python3 tasks.py lab [PATH]      open JupyterLab in the book's environment
 
+Every random choice in the book derives from the environment variable CNN_BOOK_SEED. `book` executes the chapters
+with CNN_BOOK_SEED=0 and `test` with CNN_BOOK_SEED=1, so that CI checks every chapter's claims under two seeds;
+`--seed N` (before the paths) picks another, for example `python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`.
+
 Each command first makes the project-local virtual environment .venv (or the one named by the environment
 variable CNN_BOOK_VENV) and installs requirements.txt, requirements-nodeps.txt and cnnlib into it; later runs
 skip the install until one of them or pyproject.toml changes. Only the standard library is used here, so this
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +32,27 @@ VENV = Path(os.environ.get("CNN_BOOK_VENV", ROOT / ".venv")).resolve()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".cnn-book-installed"
+SEED_VARIABLE = "CNN_BOOK_SEED"  # read by cnnlib.book_seed
+DEFAULT_SEED = {"book": 0, "test": 1, "lab": 0}  # two seeds in CI: the tests under one, the pages under the other
 
 
 def _run(*args: str | os.PathLike) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
+
+
+def _take_seed(command: str, rest: list[str]) -> list[str]:
+    """Set CNN_BOOK_SEED for everything this command runs: ``--seed N`` from ``rest``, else the command's default."""
+    seed = DEFAULT_SEED[command]
+    if rest and rest[0].startswith("--seed"):
+        value = rest[0].partition("=")[2] if "=" in rest[0] else (rest[1] if len(rest) > 1 else "")
+        rest = rest[1:] if "=" in rest[0] else rest[2:]
+        if not value.isdigit():
+            sys.exit(f"--seed needs a non-negative integer, got {value!r}")
+        seed = int(value)
+    os.environ[SEED_VARIABLE] = str(seed)
+    print(f"Chapters run with {SEED_VARIABLE}={seed}", flush=True)
+    return rest
 
 
 def _requirements_digest() -> str:
@@ -76,7 +97,7 @@ def _drop_stale_execution_cache() -> None:
     Jupyter Book's cache is keyed on a notebook's code cells only; a chapter whose notebook did not change but whose
     library did would otherwise show outputs of the old library.
     """
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(os.environ.get(SEED_VARIABLE, "0").encode())  # outputs of another seed are stale too
     for path in [*sorted((ROOT / "cnnlib").rglob("*.py")), ROOT / "requirements.txt"]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
     build = ROOT / "_build"
@@ -85,17 +106,50 @@ def _drop_stale_execution_cache() -> None:
         return
     cache = build / ".jupyter_cache"
     if cache.exists():
-        print("cnnlib changed since the last build: executing every chapter afresh", flush=True)
+        print("cnnlib or the seed changed since the last build: executing every chapter afresh", flush=True)
         shutil.rmtree(cache)
     build.mkdir(exist_ok=True)
     marker.write_text(digest.hexdigest())
 
 
-def book() -> None:
-    """Build the book into _build/html, executing every chapter; any warning or error fails the build."""
+def _failed_chapters(reports: Path) -> list[str]:
+    """One paragraph per chapter whose execution failed: the chapter, the cell that raised, and the error."""
+    paragraphs = []
+    for log in sorted(reports.glob("**/*.err.log")):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))  # drop terminal colours
+        cell = text.split("------------------", 2)[1].strip() if text.count("------------------") >= 2 else ""
+        errors = [line for line in text.splitlines() if re.match(r"^\w*(Error|Exception)\b", line)]
+        chapter = log.relative_to(reports).as_posix().removesuffix(".err.log")
+        cell_lines = cell.splitlines()
+        shown = "\n".join("    " + line for line in cell_lines[:12])
+        if len(cell_lines) > 12:
+            shown += f"\n    ... ({len(cell_lines) - 12} more lines)"
+        paragraphs.append(f"{chapter}: {errors[-1] if errors else 'see ' + str(log)}\n  in the cell:\n{shown}")
+    return paragraphs
+
+
+def book(rest: list[str]) -> None:
+    """Build the book into _build/html, executing every chapter; any warning or error fails the build.
+
+    A chapter that raises does not stop the build: every chapter executes and every page that can be rendered is,
+    and then the build fails, naming each failing chapter with its cell and error.
+    """
+    if rest:
+        sys.exit(f"book takes no paths, only --seed N; got {' '.join(rest)}")
     _drop_stale_execution_cache()
+    reports = ROOT / "_build" / "html" / "reports"
+    shutil.rmtree(reports, ignore_errors=True)  # reports of an earlier build are not this build's failures
     jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
-    _run(jupyter_book, "build", ".", "--warningiserror", "--nitpick", "--keep-going", "--all")
+    try:
+        _run(jupyter_book, "build", ".", "--warningiserror", "--nitpick", "--keep-going", "--all")
+    except subprocess.CalledProcessError:
+        failed = _failed_chapters(reports) if reports.exists() else []
+        if failed:
+            print(f"\nThe build failed; {len(failed)} chapter(s) raised while executing "
+                  f"({SEED_VARIABLE}={os.environ.get(SEED_VARIABLE)}):\n", flush=True)
+            print("\n\n".join(failed), flush=True)
+            print(f"\nFull tracebacks: {reports}", flush=True)
+        raise
     print(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.", flush=True)
 
 
@@ -106,11 +160,12 @@ def lab(paths: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"book": lambda rest: book(), "test": test, "lab": lab}
+    commands = {"book": book, "test": test, "lab": lab}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
+    rest = _take_seed(argv[0], argv[1:])
     ensure_environment()
-    commands[argv[0]](argv[1:])
+    commands[argv[0]](rest)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ A module per concept, each small enough to read in one sitting:
 - ``cnnlib.viz``: the book's palette and plotting helpers.
 - ``cnnlib.train``: one plain training loop for PyTorch models, with progress bars and a history.
 
-The helpers every chapter calls first live here: :func:`seed_everything`, :func:`device` and :func:`show_source`.
+The helpers every chapter calls first live here: :func:`seed_everything`, :func:`book_seed` (the seed of every random
+choice, moved by the environment variable ``CNN_BOOK_SEED``), :func:`device` and :func:`show_source`.
 """
 
-from cnnlib.utils import device, seed_everything, show_source
+from cnnlib.utils import book_seed, device, seed_everything, show_source
 
-__all__ = ["device", "seed_everything", "show_source"]
+__all__ = ["book_seed", "device", "seed_everything", "show_source"]
 __version__ = "0.1.0"

@@ -6,9 +6,10 @@ chapter on VGG is the number that the comparison chapter prints for VGG. The pro
 - Data (:func:`load`): :func:`cnnlib.data.load_cluttered_mnist` with 32x32 canvases, each holding one real MNIST
   digit at a random position (5 x 5 possible places) and two 6x6 fragments of other digits; 4,000 training and
   1,000 test images, 10 classes.
-- Training (:data:`SETTINGS`): Adam, learning rate 0.001, mini-batches of 64, 5 epochs, no weight decay, seed 0,
-  on one CPU thread, with :func:`cnnlib.train.fit`. Few epochs, so the benchmark measures what a network learns
-  from a small budget of computation, not what it could reach with unlimited training.
+- Training (:data:`SETTINGS`): Adam, learning rate 0.001, mini-batches of 64, 5 epochs, no weight decay, the book's
+  seed (:func:`cnnlib.book_seed`, 0 unless ``CNN_BOOK_SEED`` says otherwise), on one CPU thread, with
+  :func:`cnnlib.train.fit`. Few epochs, so the benchmark measures what a network learns from a small budget of
+  computation, not what it could reach with unlimited training.
 - Models (:func:`small_model`): each architecture built by its constructor in :mod:`cnnlib.models`, scaled down so
   that one training run costs a few seconds of one CPU core.
 
@@ -34,6 +35,7 @@ from torch import nn
 from cnnlib import data, models
 from cnnlib.profile import count_flops, count_params
 from cnnlib.train import History, fit
+from cnnlib.utils import book_seed
 
 __all__ = ["INPUT_SHAPE", "NAMES", "SETTINGS", "Result", "Settings", "cpu_latency_ms", "load", "run", "run_many",
            "small_model"]
@@ -52,7 +54,8 @@ class Settings:
         optimizer: ``"adam"`` or ``"sgd"``, as :func:`cnnlib.train.fit` takes it.
         lr: learning rate.
         weight_decay: L2 penalty coefficient.
-        seed: seed of the data, of the weights' initialisation, of dropout and of the batch order.
+        seed: seed of the data, of the weights' initialisation, of dropout and of the batch order; by default
+            :func:`cnnlib.book_seed` at import, so ``CNN_BOOK_SEED`` moves it.
     """
 
     canvas_size: int = 32
@@ -63,7 +66,7 @@ class Settings:
     optimizer: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
-    seed: int = 0
+    seed: int = field(default_factory=book_seed)
 
 
 SETTINGS = Settings()

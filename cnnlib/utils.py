@@ -3,23 +3,67 @@
 from __future__ import annotations
 
 import inspect
+import os
 import random
 
 import numpy as np
 
+SEED_VARIABLE = "CNN_BOOK_SEED"
+"""The environment variable from which every random choice of the book derives (default 0)."""
 
-def seed_everything(seed: int = 0) -> np.random.Generator:
+STREAMS_PER_SEED = 1000
+"""How many independent streams one value of ``CNN_BOOK_SEED`` provides (see :func:`book_seed`)."""
+
+
+def book_seed(stream: int = 0) -> int:
+    """The seed of one random stream of the book, derived from the environment variable ``CNN_BOOK_SEED``.
+
+    Every random choice in the book (weights, data splits, generated images, batch orders, dropout masks, the
+    chapters' own generators) takes its seed from here, so that one variable moves them all: with
+    ``CNN_BOOK_SEED=1`` a chapter draws other weights, other splits and other batches, which is how the book checks
+    that its claims hold beyond one lucky run. The seed of stream ``k`` is ``1000 * CNN_BOOK_SEED + k``; with the
+    default ``CNN_BOOK_SEED=0`` it is simply ``k``, and different streams never share a seed.
+
+    Args:
+        stream: which of the book seed's independent streams, 0 to 999 (a chapter that needs several generators,
+            or one run per seed, numbers them 0, 1, 2, ...).
+
+    Returns:
+        A non-negative int, usable by ``numpy.random.default_rng``, ``torch.manual_seed`` and every ``seed=``
+        argument of cnnlib.
+
+    Raises:
+        ValueError: when ``CNN_BOOK_SEED`` is not a non-negative integer, or ``stream`` is out of range.
+    """
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or not 0 <= stream < STREAMS_PER_SEED:
+        raise ValueError(f"stream must be an int from 0 to {STREAMS_PER_SEED - 1}, got {stream!r}")
+    text = os.environ.get(SEED_VARIABLE, "0").strip() or "0"
+    try:
+        base = int(text)
+    except ValueError:
+        base = -1
+    if base < 0 or base >= 2**32 // STREAMS_PER_SEED:
+        raise ValueError(
+            f"{SEED_VARIABLE} must be an integer from 0 to {2**32 // STREAMS_PER_SEED - 1}, got {text!r}"
+        )
+    return STREAMS_PER_SEED * base + int(stream)
+
+
+def seed_everything(seed: int | None = None) -> np.random.Generator:
     """Seed Python's, NumPy's and (when installed) PyTorch's random number generators.
 
     Also asks PyTorch for deterministic algorithms where it has them, so that two runs of a chapter print the same
     text.
 
     Args:
-        seed: the seed used for every generator.
+        seed: the seed used for every generator; None (the chapters' choice) takes :func:`book_seed`, so that
+            ``CNN_BOOK_SEED`` moves it.
 
     Returns:
         A fresh ``numpy.random.Generator`` seeded with ``seed``, for code that prefers an explicit generator.
     """
+    if seed is None:
+        seed = book_seed()
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- the legacy global generator that other libraries still draw from
     try:

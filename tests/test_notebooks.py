@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -41,4 +42,26 @@ def test_first_code_cell_seeds(path: Path):
     first_code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
     assert "seed_everything(" in "".join(first_code["source"]), (
         f"{path.name}: the first code cell should seed every generator with cnnlib.seed_everything"
+    )
+
+
+# A literal seed in a chapter ignores CNN_BOOK_SEED: the chapter would check its claims under one seed only.
+HARD_CODED_SEED = re.compile(
+    r"seed_everything\(\s*\d|manual_seed\(\s*\d|default_rng\(\s*\d|\bseed\s*=\s*\d|for\s+seed\s+in\s*[(\[]\s*\d"
+)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_every_seed_derives_from_the_book_seed(path: Path):
+    notebook = json.loads(path.read_text())
+    found = [
+        f"cell {index}: {line.strip()}"
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if HARD_CODED_SEED.search(line.split("#")[0])
+    ]
+    assert not found, (
+        f"{path.name} seeds with a literal number, which CNN_BOOK_SEED cannot move; use cnnlib.book_seed(k) "
+        "(or leave seed= out, which takes the book's seed):\n" + "\n".join(found)
     )
