@@ -16,7 +16,7 @@ The helpers every chapter calls first live here: :func:`seed_everything`, :func:
 choice, moved by the environment variable ``CNN_BOOK_SEED``), :func:`device` and :func:`show_source`.
 """
 
-from cnnlib.utils import book_seed, device, seed_everything, show_source
+from cnnlib.utils import book_seed, device, progress, seed_everything, show_source
 
-__all__ = ["book_seed", "device", "seed_everything", "show_source"]
+__all__ = ["book_seed", "device", "progress", "seed_everything", "show_source"]
 __version__ = "0.1.0"

@@ -144,10 +144,10 @@ def fit(
     """
     import torch
     import torch.nn.functional as F
-    from tqdm.auto import tqdm
 
     from cnnlib.utils import book_seed
     from cnnlib.utils import device as default_device
+    from cnnlib.utils import progress as progress_bar
 
     device = device or default_device()
     model.to(device)
@@ -167,7 +167,7 @@ def fit(
     augment_generator = torch.Generator().manual_seed(seed + 2**32)  # a stream of its own: same batch order
     history = History()
     best_loss, best_state, epochs_without_improvement = math.inf, None, 0
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=True)
+    bar = progress_bar(range(epochs), desc="epochs", disable=not progress, leave=True)
     for epoch in bar:
         start = time.perf_counter()
         model.train()

@@ -1,10 +1,11 @@
-"""Small helpers every chapter uses: seeding, device choice, and showing the library's own source."""
+"""Small helpers every chapter uses: seeding, device choice, progress bars, and showing the library's own source."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -74,6 +75,34 @@ def seed_everything(seed: int | None = None) -> np.random.Generator:
         torch.manual_seed(seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
     return np.random.default_rng(seed)
+
+
+PLAIN_PROGRESS_VARIABLE = "CNN_BOOK_PLAIN_PROGRESS"
+"""When this environment variable is set (``tasks.py book`` sets it), :func:`progress` draws text bars."""
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar: a widget in Jupyter, text elsewhere, and text in the built book.
+
+    A widget bar needs scripts that a static page would fetch from a CDN (require.js and the widget manager);
+    offline it shows the text it had when it was created, "0%", under a cell that finished. So when the environment
+    variable ``CNN_BOOK_PLAIN_PROGRESS`` is set, as the book build sets it, the bar is tqdm's text bar written to
+    standard output, and the page shows its final state ("epochs: 100%|...| 3/3").
+
+    Args:
+        iterable: what to iterate over, as for ``tqdm.tqdm``.
+        **kwargs: any keyword ``tqdm.tqdm`` takes (``desc``, ``total``, ``disable``, ``leave``, ...).
+
+    Returns:
+        A ``tqdm`` object: iterate over it, or call ``update`` and ``close``.
+    """
+    if os.environ.get(PLAIN_PROGRESS_VARIABLE):
+        from tqdm.std import tqdm
+
+        kwargs.setdefault("file", sys.stdout)
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
 
 
 def device():
