@@ -96,7 +96,8 @@ def load(settings: Settings = SETTINGS) -> data.Split:
 
 
 def _lenet5() -> nn.Module:
-    # The published network itself: LeNet-5 was designed for 32x32 digits.
+    # LeNet-5's published layer sizes at its designed 32x32 input, in models.lenet5's modern form (see LeNet5's
+    # docstring): a fully connected C3, plain average pools, tanh, and a linear output in place of the RBF units.
     return models.lenet5(num_classes=NUM_CLASSES, in_channels=1, input_size=32)
 
 
@@ -162,7 +163,8 @@ def small_model(name: str) -> nn.Module:
     ========= =================================================================================================
     name      network (input (N, 1, 32, 32), output (N, 10) logits)
     ========= =================================================================================================
-    lenet5    LeNet-5 exactly as published for 32x32 digits (tanh, average pooling): ``lenet5()``
+    lenet5    ``lenet5()``: LeNet-5's layer sizes for 32x32 digits, not the paper's exact network: the modern form
+              of :class:`cnnlib.models.LeNet5` (plain tanh and average pools, a full C3, a linear output, no RBF)
     alexnet   ``alexnet(width=8, small_input=True, hidden_features=128)``: filters 8, 24, 48, 32, 32
     vgg       ``vgg11(width=8, hidden_features=128)``, classifier re-initialised with PyTorch's default (see source)
     googlenet ``googlenet(width=8)``: torchvision's form (batch norm), every channel count divided by 8
