@@ -134,6 +134,11 @@ def _check_conv2d(x, weight, bias, stride, padding, dilation):
             f"x has {x.shape[1]} channels but weight expects C_in = {weight.shape[1]}: "
             f"x shape {x.shape}, weight shape {weight.shape}"
         )
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"x and weight must have at least one input channel (C_in >= 1); got x shape {x.shape}, "
+            f"weight shape {weight.shape}"
+        )
     bias = _check_bias(bias, weight.shape[0], x.dtype)
     stride = _positive_pair(stride, "stride")
     padding = _non_negative_pair(padding, "padding")
@@ -285,9 +290,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
         ``W_out = floor((W + 2pw - dw(kw - 1) - 1) / sw) + 1``.
 
     Raises:
-        ValueError: If a shape or an argument is wrong: x or weight not 4-D, channels that do not match, a
-            bias not of shape (C_out,), a non-positive stride or dilation, a negative padding, or a kernel
-            larger than the padded input.
+        ValueError: If a shape or an argument is wrong: x or weight not 4-D, channels that do not match or
+            are zero (C_in = 0), a bias not of shape (C_out,), a non-positive stride or dilation, a negative
+            padding, or a kernel larger than the padded input.
     """
     x, weight, bias, stride, padding, dilation, (height_out, width_out) = _check_conv2d(
         x, weight, bias, stride, padding, dilation
@@ -395,8 +400,11 @@ def col2im(columns, input_shape, kernel_size, stride=1, padding=0, dilation=1) -
             columns does not have the shape im2col would give.
     """
     columns = _as_float_array(columns, "columns")
-    if len(input_shape) != 4:
-        raise ValueError(f"input_shape must be (N, C, H, W); got {tuple(input_shape)}")
+    if len(input_shape) != 4 or not all(
+        isinstance(size, int | np.integer) and not isinstance(size, bool | np.bool_) and size >= 0
+        for size in input_shape
+    ):
+        raise ValueError(f"input_shape must be (N, C, H, W), four non-negative ints; got {tuple(input_shape)}")
     num_images, channels, height, width = (int(size) for size in input_shape)
     kernel_size = _positive_pair(kernel_size, "kernel_size")
     stride = _positive_pair(stride, "stride")
@@ -680,9 +688,14 @@ def max_pool2d_backward(grad_y, x, kernel_size, stride=None, padding=0) -> np.nd
 
         grad_x[n, c, row, col] = sum of grad_y[n, c, i, j] over the windows (i, j) whose maximum is x[n, c, row, col]
 
-    Every other input gets no gradient from that window. When a window has several equal maxima, the first in
-    row-major order within the window takes the gradient, as PyTorch does. Overlapping windows (stride smaller
-    than the window) can route several gradients to the same input; they add up.
+    Every other input gets no gradient from that window. Overlapping windows (stride smaller than the window) can
+    route several gradients to the same input; they add up. Where the maximum is not unique, the gradient goes
+    where PyTorch's CPU kernel sends it (checked against ``torch.autograd`` in the tests):
+
+    - several equal maxima: the first in row-major order within the window;
+    - a window whose inputs are all -inf: its first input in row-major order, never the padding (which
+      :func:`max_pool2d` fills with -inf too);
+    - a window holding NaN (its maximum is NaN, as in PyTorch): the last NaN in row-major order.
 
     Args:
         grad_y: Gradient of the loss with respect to the output, shape (N, C, H_out, W_out).
@@ -701,16 +714,31 @@ def max_pool2d_backward(grad_y, x, kernel_size, stride=None, padding=0) -> np.nd
     grad_y = _check_grad_y(grad_y, (*x.shape[:2], *output_hw), x.dtype)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     height_out, width_out = output_hw
-    windows = _windows(_pad_hw(x, padding, -np.inf), kernel_size, stride, (1, 1))  # (N, C, H_out, W_out, kh, kw)
     maxima = max_pool2d(x, kernel_size, stride, padding)
     grad_padded = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
-    routed = np.zeros(maxima.shape, dtype=bool)  # windows whose gradient has already gone to an input
-    for u in range(kh):
-        for v in range(kw):
-            # The windows whose maximum sits at offset (u, v), and did not already sit at an earlier offset.
-            winners = (windows[..., u, v] == maxima) & ~routed
+
+    # grad_y * winners is the fast way to keep the winners' gradient, but an inf or NaN gradient times 0 is NaN,
+    # which must not land on the losers: np.where (25 times slower) then.
+    finite = bool(np.isfinite(grad_y).all())
+
+    def route(windows, offsets, matches) -> None:
+        """Send each window's gradient to the first of ``offsets`` whose value ``matches`` says wins the window."""
+        routed = np.zeros(maxima.shape, dtype=bool)  # windows whose gradient has already gone to an input
+        for u, v in offsets:
+            winners = matches(windows[..., u, v]) & ~routed
             routed |= winners
-            grad_padded[:, :, u : u + sh * height_out : sh, v : v + sw * width_out : sw] += grad_y * winners
+            share = grad_y * winners if finite else np.where(winners, grad_y, 0)
+            grad_padded[:, :, u : u + sh * height_out : sh, v : v + sw * width_out : sw] += share
+
+    offsets = [(u, v) for u in range(kh) for v in range(kw)]
+    # Windows whose maximum is a number: the first input equal to it. The padding is NaN here, not -inf as in the
+    # forward pass: NaN equals nothing, so a padded cell never wins, not even a window whose inputs are all -inf.
+    windows = _windows(_pad_hw(x, padding, np.nan), kernel_size, stride, (1, 1))  # (N, C, H_out, W_out, kh, kw)
+    route(windows, offsets, lambda values: values == maxima)
+    holds_nan = np.isnan(maxima)
+    if holds_nan.any():  # windows holding NaN, whose maximum equals nothing: the last NaN (the padding is -inf)
+        windows = _windows(_pad_hw(x, padding, -np.inf), kernel_size, stride, (1, 1))
+        route(windows, offsets[::-1], lambda values: np.isnan(values) & holds_nan)
     return grad_padded[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
 
 

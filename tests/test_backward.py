@@ -143,6 +143,53 @@ def test_max_pool2d_backward_routes_to_the_first_of_tied_maxima_as_torch():
     np.testing.assert_array_equal(grad_x != 0, expected.numpy() != 0)
 
 
+MAX_POOL_SPECIAL_CASES = [
+    # (values of one 2-D image, kernel_size, stride, padding)
+    ([[1.0, np.nan], [np.nan, 2.0]], 2, None, 0),  # two NaN in one window: torch routes to the last
+    ([[np.nan, 1.0], [2.0, np.nan]], 2, None, 0),
+    ([[np.nan, np.nan], [np.nan, np.nan]], 2, None, 0),
+    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], 2, None, 0),  # only -inf: the first input
+    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], 2, 1, 1),  # ... never the padding, which is -inf too
+    ([[-np.inf, np.nan, -np.inf], [np.inf, -np.inf, -np.inf]], (2, 3), 1, 1),
+    ([[np.inf, np.inf], [1.0, np.inf]], 2, None, 0),  # +inf ties: the first, as for any tie
+]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("values, kernel_size, stride, padding", MAX_POOL_SPECIAL_CASES)
+def test_max_pool2d_backward_routes_nan_and_minus_inf_windows_as_torch(dtype, values, kernel_size, stride, padding):
+    x = np.array(values, dtype=dtype)[np.newaxis, np.newaxis]
+    tensor = to_torch(x).clone().requires_grad_()
+    output = torch_functional.max_pool2d(tensor, kernel_size, stride, padding)
+    grad_y = np.arange(1.0, output.numel() + 1, dtype=dtype).reshape(output.shape)  # tells the windows apart
+    output.backward(torch.from_numpy(grad_y))
+    np.testing.assert_array_equal(F.max_pool2d(x, kernel_size, stride, padding), output.detach().numpy())
+    np.testing.assert_array_equal(F.max_pool2d_backward(grad_y, x, kernel_size, stride, padding), tensor.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@MANY
+@given(case=pool_cases(), seed=seeds)
+def test_max_pool2d_backward_matches_autograd_with_nan_infinities_and_ties(dtype, case, seed):
+    shape, kernel_size, stride, padding = case
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-np.inf, np.nan, 0.0, 1.0, np.inf], dtype=dtype), size=shape, p=[0.4, 0.1, 0.2, 0.2, 0.1])
+    tensor = to_torch(x).clone().requires_grad_()
+    output = torch_functional.max_pool2d(tensor, kernel_size, stride, padding)
+    grad_y = rng.uniform(0.5, 1.5, size=tuple(output.shape)).astype(dtype)  # positive: sums cannot cancel to 0
+    output.backward(torch.from_numpy(grad_y))
+    grad = F.max_pool2d_backward(grad_y, x, kernel_size, stride, padding)
+    # The same inputs get gradient; overlapping windows may add theirs in another order (rounding apart).
+    np.testing.assert_array_equal(grad != 0, tensor.grad.numpy() != 0)
+    np.testing.assert_allclose(grad, tensor.grad.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-13, atol=0)
+
+
+def test_max_pool2d_backward_sends_an_infinite_gradient_to_the_winner_alone():
+    x = np.array([[[[1.0, 2.0], [0.0, 0.0]]]])
+    grad_x = F.max_pool2d_backward(np.array([[[[np.inf]]]]), x, 2)  # inf * 0 would put NaN on the losers
+    np.testing.assert_array_equal(grad_x, [[[[0.0, np.inf], [0.0, 0.0]]]])
+
+
 def test_overlapping_max_pool_windows_add_their_gradients():
     x = np.array([[[[0.0, 5.0, 0.0]]]])  # the 5 wins both 1x2 windows at stride 1
     np.testing.assert_array_equal(F.max_pool2d_backward(np.array([[[[1.0, 2.0]]]]), x, (1, 2), 1), [[[[0, 3.0, 0]]]])
@@ -252,6 +299,9 @@ def test_cross_entropy_gradient_matches_finite_differences():
         (lambda: F.cross_entropy_backward(np.zeros((2, 3)), np.array([0])), r"targets must have shape \(N,\)"),
         (lambda: F.cross_entropy(np.zeros(3), np.array([0])), "logits must be 2-D"),
         (lambda: F.col2im(np.zeros((1, 4, 8)), (1, 1, 4, 4), 2, stride=1), r"columns must have shape \(1, 4, 9\)"),
+        (lambda: F.col2im(np.zeros((1, 4, 9)), (1, 1, 4.9, 4), 2, stride=1), "four non-negative ints"),
+        (lambda: F.conv2d_backward(np.zeros((1, 2, 3, 3)), np.zeros((1, 0, 5, 5)), np.zeros((2, 0, 3, 3))),
+         "at least one input channel"),
     ],
 )
 def test_backward_functions_reject_bad_input(call, message):

@@ -380,6 +380,8 @@ CONVOLUTIONS = [F.conv2d, F.conv2d_loops]
         (X, WEIGHT, {"padding": (1, 1, 1)}, "got (1, 1, 1)"),
         (X, WEIGHT, {"dilation": True}, "got True"),
         (X.astype(complex), WEIGHT, {}, "complex128"),
+        # No input channel: a ZeroDivisionError once (conv2d sizes its chunks by the bytes of one image's columns).
+        (np.zeros((2, 0, 8, 8)), np.zeros((4, 0, 3, 3)), {}, "at least one input channel (C_in >= 1)"),
     ],
 )
 def test_conv2d_rejects_bad_input(conv, x, weight, kwargs, message):
