@@ -59,6 +59,26 @@ def _output_hw(layer: Module, shape: tuple[int, ...], kernel, stride, padding, d
         raise ValueError(f"{layer!r}: the window does not fit in the padded input of shape {shape}: {error}") from None
 
 
+def _positive_int(owner: str, name: str, value) -> int:
+    """``value`` as a Python int if it is a positive integer (NumPy integers too), else a TypeError or ValueError.
+
+    A float such as 3.5 or 3.0 and a bool are refused rather than truncated: a layer built with ``int(3.5)`` channels
+    would silently differ from the one asked for.
+    """
+    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r} of type {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+def _real(owner: str, name: str, value) -> float:
+    """``value`` as a Python float if it is a real number (int or float, NumPy's too, not bool), else a TypeError."""
+    if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool | np.bool_):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r} of type {type(value).__name__}")
+    return float(value)
+
+
 def _as_generator(rng) -> np.random.Generator:
     """A ``np.random.Generator`` from a Generator, an int seed, or None.
 
@@ -91,7 +111,11 @@ def he_normal(shape: tuple[int, ...], fan_in: int, rng=None, dtype=np.float32) -
 
     Returns:
         An array of the given shape and dtype.
+
+    Raises:
+        TypeError, ValueError: when ``fan_in`` is not a positive int.
     """
+    fan_in = _positive_int("he_normal", "fan_in", fan_in)
     std = math.sqrt(2.0 / fan_in)
     return (_as_generator(rng).standard_normal(shape) * std).astype(dtype)
 
@@ -116,7 +140,12 @@ def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, rng=None, 
 
     Returns:
         An array of the given shape and dtype, every entry in ``[-limit, limit]``.
+
+    Raises:
+        TypeError, ValueError: when ``fan_in`` or ``fan_out`` is not a positive int.
     """
+    fan_in = _positive_int("glorot_uniform", "fan_in", fan_in)
+    fan_out = _positive_int("glorot_uniform", "fan_out", fan_out)
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return _as_generator(rng).uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -290,6 +319,7 @@ class Conv2d(_Parametrized):
         dtype: dtype of the parameters (float32 by default).
 
     Raises:
+        TypeError: for a channel count that is not an int (3.5, 3.0 and True are refused, not truncated).
         ValueError: for non-positive sizes, a negative padding, or an unknown ``init``.
     """
 
@@ -307,9 +337,8 @@ class Conv2d(_Parametrized):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"in_channels and out_channels must be positive, got {in_channels} and {out_channels}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
         self.padding = _pair(padding, "padding")
@@ -386,6 +415,7 @@ class Linear(_Parametrized):
         dtype: dtype of the parameters (float32 by default).
 
     Raises:
+        TypeError: for a size that is not an int (3.5, 3.0 and True are refused, not truncated).
         ValueError: for non-positive sizes or an unknown ``init``.
     """
 
@@ -393,9 +423,8 @@ class Linear(_Parametrized):
         self, in_features: int, out_features: int, bias: bool = True, init: str = "he", rng=None, dtype=np.float32
     ) -> None:
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"in_features and out_features must be positive, got {in_features} and {out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _positive_int("Linear", "in_features", in_features)
+        self.out_features = _positive_int("Linear", "out_features", out_features)
         shape = (self.out_features, self.in_features)
         self.params["weight"] = _init_weight(init, shape, self.in_features, self.out_features, rng, dtype)
         if bias:
@@ -561,25 +590,28 @@ class Dropout(Module):
 
     so that ``E[y] = x``: this "inverted" scaling makes the expected output the same in both modes, and in
     evaluation mode the layer is the identity, ``y = x``. The backward pass applies the same mask and scale. Any
-    input shape; no parameters.
+    input shape; no parameters. Integer and boolean inputs are converted to float64 first, as every layer of
+    :mod:`cnnlib.functional` does (the scaled values are not integers).
 
     Args:
         p: probability of zeroing an entry, in [0, 1).
         rng: a ``np.random.Generator`` or int seed for the masks (None: seeded from NumPy's global generator).
 
     Raises:
+        TypeError: if ``p`` is not a real number.
         ValueError: if ``p`` is not in [0, 1).
     """
 
     def __init__(self, p: float = 0.5, rng=None) -> None:
         super().__init__()
+        p = _real("Dropout", "p", p)
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"p must be in [0, 1), got {p}")
-        self.p = float(p)
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
         self.rng = _as_generator(rng)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
+        x = F._as_float_array(x, "x")  # integers and booleans become float64, as in cnnlib.functional
         if not self.training or self.p == 0.0:
             self._cache = np.ones((), dtype=x.dtype)  # the identity: gradients pass unchanged
             return x
@@ -617,11 +649,20 @@ class BatchNorm2d(Module):
 
         grad_x = (1 / (M * sqrt(var + eps))) * (M * g - sum(g) - x_hat * sum(g * x_hat))   (sums per channel)
 
+    In training mode each channel needs more than one value (N * H * W > 1), as in torch: the variance of one value
+    is 0 and would normalize it to 0 whatever it is. An empty batch (N * H * W = 0) gives an empty output and
+    leaves the running estimates as they were, as torch does. Integer and boolean inputs are converted to float64.
+
     Args:
-        num_features: C, the number of channels.
-        eps: added to the variance for numerical stability.
-        momentum: weight of the newest batch in the running estimates.
+        num_features: C, the number of channels, a positive int.
+        eps: added to the variance for numerical stability, a positive finite number.
+        momentum: weight of the newest batch in the running estimates, in [0, 1].
         dtype: dtype of the parameters and running estimates.
+
+    Raises:
+        TypeError: for a ``num_features`` that is not an int, or an ``eps`` or ``momentum`` that is not a number.
+        ValueError: for a non-positive ``num_features``, an ``eps`` not in (0, inf), or a ``momentum`` not in
+            [0, 1]; and in training mode, for an input with exactly one value per channel.
 
     Attributes:
         running_mean: (C,) estimate of each channel's mean, starting at 0.
@@ -630,9 +671,12 @@ class BatchNorm2d(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32) -> None:
         super().__init__()
-        if num_features <= 0:
-            raise ValueError(f"num_features must be positive, got {num_features}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features = _positive_int("BatchNorm2d", "num_features", num_features)
+        self.eps, self.momentum = _real("BatchNorm2d", "eps", eps), _real("BatchNorm2d", "momentum", momentum)
+        if not 0.0 < self.eps < math.inf:
+            raise ValueError(f"BatchNorm2d: eps must be a positive finite number, got {self.eps}")
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {self.momentum}")
         self.params["weight"] = np.ones(self.num_features, dtype=dtype)
         self.params["bias"] = np.zeros(self.num_features, dtype=dtype)
         self.running_mean = np.zeros(self.num_features, dtype=dtype)
@@ -640,12 +684,20 @@ class BatchNorm2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Input (N, C, H, W) -> output of the same shape."""
-        x = np.asarray(x)
+        x = F._as_float_array(x, "x")  # integers and booleans become float64, as in cnnlib.functional
         self.output_shape(x.shape)
+        count = x.size // self.num_features  # values per channel, N * H * W
+        if self.training and count == 0:  # as torch: nothing to normalize, nothing learned about the statistics
+            self._cache = (x, np.ones((1, self.num_features, 1, 1), dtype=x.dtype), True)
+            return x.copy()
+        if self.training and count == 1:
+            raise ValueError(
+                f"{self!r}: expected more than 1 value per channel when training, got input of shape {x.shape}; "
+                f"the batch variance of one value is 0 (call eval() to normalize with the running statistics)"
+            )
         if self.training:
             mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
-            count = x.size // self.num_features
-            unbiased_var = var * count / max(count - 1, 1)
+            unbiased_var = var * count / (count - 1)
             self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean).astype(
                 self.running_mean.dtype)
             self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased_var).astype(
@@ -672,6 +724,8 @@ class BatchNorm2d(Module):
         if not training:  # the running statistics are constants: the layer is affine
             return grad_x_hat * inverse_std
         count = x_hat.size // self.num_features
+        if count == 0:  # an empty batch: an empty gradient
+            return grad_x_hat
         sum_grad = grad_x_hat.sum(axis=axes, keepdims=True)
         sum_grad_x_hat = (grad_x_hat * x_hat).sum(axis=axes, keepdims=True)
         return inverse_std / count * (count * grad_x_hat - sum_grad - x_hat * sum_grad_x_hat)

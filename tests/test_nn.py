@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -351,6 +352,50 @@ def test_bad_input_raises_value_error_naming_shapes():
 def test_bad_arguments_raise_value_error(build):
     with pytest.raises(ValueError):
         build()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: nn.Conv2d(3.5, 4, 3), r"Conv2d: in_channels must be a positive int, got 3.5 of type float"),
+        (lambda: nn.Conv2d(3, 4.0, 3), "out_channels must be a positive int, got 4.0"),
+        (lambda: nn.Conv2d(True, 4, 3), "in_channels must be a positive int, got True of type bool"),
+        (lambda: nn.Conv2d("3", 4, 3), "in_channels must be a positive int, got '3'"),
+        (lambda: nn.Linear(3.5, 2), "Linear: in_features must be a positive int, got 3.5"),
+        (lambda: nn.Linear(3, np.float64(2.0)), "out_features must be a positive int"),
+        (lambda: nn.Linear(3, False), "out_features must be a positive int, got False"),
+        (lambda: nn.BatchNorm2d(2.5), "BatchNorm2d: num_features must be a positive int, got 2.5"),
+        (lambda: nn.he_normal((2, 2), 2.0), "fan_in must be a positive int"),
+    ],
+)
+def test_non_integer_sizes_raise_type_error_instead_of_being_truncated(build, message):
+    with pytest.raises(TypeError, match=message):
+        build()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: nn.Conv2d(1, 4, 3.5), "kernel_size must be an int or an (h, w) pair of ints; got 3.5"),
+        (lambda: nn.Conv2d(1, 4, (3, 2.0)), "kernel_size must be an int"),
+        (lambda: nn.Conv2d(1, 4, True), "kernel_size must be an int"),
+        (lambda: nn.MaxPool2d(2.0), "kernel_size must be an int"),
+        (lambda: nn.AvgPool2d(2, stride=1.5), "stride must be an int"),
+        (lambda: nn.BatchNorm2d(0), "num_features must be a positive int, got 0"),
+        (lambda: nn.he_normal((2, 2), 0), "fan_in must be a positive int, got 0"),  # was a ZeroDivisionError
+        (lambda: nn.glorot_uniform((2, 2), 0, 0), "fan_in must be a positive int, got 0"),  # likewise
+    ],
+)
+def test_bad_kernel_sizes_and_counts_raise_value_error_naming_them(build, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build()
+
+
+def test_numpy_integer_sizes_are_accepted():
+    layer = nn.Conv2d(np.int64(2), np.int32(3), np.int64(3), rng=0)
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size) == (2, 3, (3, 3))
+    assert type(layer.in_channels) is int
+    assert nn.Linear(np.int64(4), 2, rng=0).weight.shape == (2, 4)
 
 
 def test_sequential_rejects_non_modules():

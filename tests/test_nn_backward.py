@@ -123,6 +123,25 @@ def test_dropout_is_seeded():
     np.testing.assert_array_equal(nn.Dropout(0.5, rng=7)(x), nn.Dropout(0.5, rng=7)(x))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_dropout_treats_integer_and_boolean_input_as_float64(dtype):
+    x = (np.arange(40).reshape(5, 8) % 3).astype(dtype)  # was x * mask / int(0.5): divisions by zero, inf and nan
+    y = nn.Dropout(0.5, rng=3)(x)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, nn.Dropout(0.5, rng=3)(x.astype(np.float64)))
+    assert np.isfinite(y).all() and 0 < np.count_nonzero(y) < np.count_nonzero(x)
+
+
+@pytest.mark.parametrize(
+    "p, error",
+    [(-0.1, ValueError), (1.0, ValueError), (float("nan"), ValueError), ("0.5", TypeError), (True, TypeError),
+     (None, TypeError)],
+)
+def test_dropout_rejects_a_bad_probability(p, error):
+    with pytest.raises(error, match="p must be"):
+        nn.Dropout(p)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Batch normalization
 # ------------------------------------------------------------------------------------------------------------
@@ -177,3 +196,54 @@ def test_astype_converts_parameters_and_running_statistics():
     layer = nn.BatchNorm2d(2).astype(np.float64)
     assert {value.dtype for value in layer.parameters().values()} == {np.dtype(np.float64)}
     assert layer.running_mean.dtype == layer.running_var.dtype == np.float64
+
+
+def test_batchnorm_refuses_one_value_per_channel_in_training_as_torch():
+    shape = (1, 3, 1, 1)
+    layer = nn.BatchNorm2d(3)
+    with pytest.raises(ValueError, match=r"more than 1 value per channel when training.*\(1, 3, 1, 1\)"):
+        layer(np.full(shape, 7.0))  # was normalized to 0 whatever the value
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        torch_nn.BatchNorm2d(3)(torch.full(shape, 7.0))
+    np.testing.assert_array_equal(layer.running_mean, 0.0)  # nothing learned from the refused batch
+    np.testing.assert_array_equal(layer.running_var, 1.0)
+    np.testing.assert_allclose(layer.eval()(np.full(shape, 7.0)), 7.0 / np.sqrt(1.0 + 1e-5), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 3, 0, 4)])
+def test_batchnorm_passes_an_empty_batch_through_and_keeps_its_statistics_as_torch(shape):
+    reference, ours = batchnorm_pair()
+    y_torch = reference(torch.zeros(shape, dtype=torch.float64))
+    y = ours(np.zeros(shape))  # was NaN running statistics, which then made every evaluation output NaN
+    assert y.shape == tuple(y_torch.shape) == shape
+    np.testing.assert_array_equal(ours.running_mean, reference.running_mean.numpy())
+    np.testing.assert_array_equal(ours.running_var, reference.running_var.numpy())
+    np.testing.assert_array_equal(ours.running_var, 1.0)
+    assert ours.backward(np.zeros(shape)).shape == shape
+    np.testing.assert_array_equal(ours.gradients()["weight"], 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"momentum": -0.1}, ValueError, r"momentum must be in \[0, 1\], got -0.1"),
+        ({"momentum": 1.5}, ValueError, "momentum must be in"),
+        ({"momentum": float("nan")}, ValueError, "momentum must be in"),
+        ({"momentum": None}, TypeError, "momentum must be a real number"),
+        ({"eps": 0.0}, ValueError, "eps must be a positive finite number, got 0.0"),
+        ({"eps": -1e-5}, ValueError, "eps must be a positive"),
+        ({"eps": float("inf")}, ValueError, "eps must be a positive"),
+        ({"eps": "1e-5"}, TypeError, "eps must be a real number"),
+    ],
+)
+def test_batchnorm_checks_momentum_and_eps(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        nn.BatchNorm2d(3, **kwargs)
+
+
+def test_batchnorm_treats_integer_input_as_float64():
+    x = np.arange(32).reshape(2, 2, 2, 4)  # the 1 / std was cast to the input's integer dtype: 0
+    y = nn.BatchNorm2d(2)(x)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, nn.BatchNorm2d(2)(x.astype(np.float64)), rtol=1e-15)
+    np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1.0, atol=1e-4)
