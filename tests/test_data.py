@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -70,6 +71,62 @@ def test_digits():
 def test_stratified_split_rejects_too_small_classes():
     with pytest.raises(ValueError, match="class 1 has 2 examples"):
         data.stratified_split(np.array([0, 0, 0, 1, 1]), test_per_class=2)
+
+
+@pytest.mark.parametrize("test_per_class", [-5, 0])
+def test_stratified_split_refuses_a_count_below_one(test_per_class):
+    labels = np.repeat(np.arange(3), 10)  # -5 once gave all but 5 of each class: 15 test examples
+    with pytest.raises(ValueError, match=f"test_per_class must be an int of at least 1, got {test_per_class}"):
+        data.stratified_split(labels, test_per_class=test_per_class)
+
+
+@pytest.mark.parametrize("test_per_class, error", [(2.5, TypeError), (2.0, TypeError), (True, TypeError),
+                                                    ("2", TypeError), (None, TypeError)])
+def test_stratified_split_refuses_a_count_that_is_not_an_int(test_per_class, error):
+    with pytest.raises(error, match="test_per_class must be an int, got"):
+        data.stratified_split(np.repeat(np.arange(3), 10), test_per_class=test_per_class)
+
+
+def test_stratified_split_accepts_numpy_ints_and_refuses_bad_labels_and_seeds():
+    labels = np.repeat(np.arange(3), 10)
+    np.testing.assert_array_equal(data.stratified_split(labels, np.int64(2), seed=np.int64(4))[1],
+                                  data.stratified_split(labels, 2, seed=4)[1])
+    with pytest.raises(ValueError, match=r"integer class labels of shape \(N,\); got dtype float64"):
+        data.stratified_split(labels.astype(float), 2)
+    with pytest.raises(ValueError, match=r"shape \(3, 10\)"):
+        data.stratified_split(labels.reshape(3, 10), 2)
+    with pytest.raises(TypeError, match=r"seed must be an int, got 1\.5"):
+        data.stratified_split(labels, 2, seed=1.5)
+    with pytest.raises(ValueError, match="seed must be an int of at least 0, got -1"):
+        data.stratified_split(labels, 2, seed=-1)
+
+
+@pytest.mark.parametrize(
+    "load, kwargs, error, message",
+    [
+        (data.load_mnist, {"test_per_class": -5}, ValueError, "test_per_class must be an int from 1 to 499, got -5"),
+        (data.load_mnist, {"test_per_class": 0}, ValueError, "test_per_class must be an int from 1 to 499, got 0"),
+        (data.load_mnist, {"test_per_class": 500}, ValueError, "from 1 to 499, got 500"),
+        (data.load_mnist, {"test_per_class": 50.0}, TypeError, "test_per_class must be an int, got 50.0"),
+        (data.load_mnist, {"seed": 0.5}, TypeError, "seed must be an int, got 0.5"),
+        (data.load_digits, {"test_per_class": -5}, ValueError, "test_per_class must be an int of at least 1"),
+        (data.load_digits, {"test_per_class": 0}, ValueError, "test_per_class must be an int of at least 1"),
+        (data.load_digits, {"test_per_class": 174}, ValueError, "class 8 has 174 examples"),
+        (data.load_digits, {"test_per_class": 3.5}, TypeError, "test_per_class must be an int, got 3.5"),
+        (data.load_cluttered_mnist, {"test_per_class": -5}, ValueError, "test_per_class must be an int from 1"),
+        (data.load_cluttered_mnist, {"canvas_size": 40.5}, TypeError, "canvas_size must be an int, got 40.5"),
+        (data.load_cluttered_mnist, {"fragments": -1}, ValueError, "fragments must be an int of at least 0, got -1"),
+        (data.load_cluttered_mnist, {"fragments": 2.5}, TypeError, "fragments must be an int, got 2.5"),
+        (data.load_cluttered_mnist, {"fragment_size": 0}, ValueError, "fragment_size must be an int from 1 to 20"),
+        (data.load_cluttered_mnist, {"fragment_size": 21}, ValueError, "fragment_size must be an int from 1 to 20"),
+        (data.load_cluttered_mnist, {"fragment_size": True}, TypeError, "fragment_size must be an int, got True"),
+        (data.load_sentence_polarity, {"seed": "0"}, TypeError, "seed must be an int, got '0'"),
+        (data.load_sentence_polarity, {"seed": -3}, ValueError, "seed must be an int of at least 0, got -3"),
+    ],
+)
+def test_loaders_refuse_counts_and_seeds_that_are_not_ints_in_range(load, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        load(**kwargs)
 
 
 @pytest.mark.parametrize("name", data.IMAGE_NAMES)
