@@ -40,13 +40,37 @@ class History:
     best_epoch: int | None = None
 
 
+def _check_int(name: str, value, smallest: int) -> int:
+    """``value`` as a Python int if it is an int (NumPy's too, not bool) of at least ``smallest``, else an error."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < smallest:
+        raise ValueError(f"{name} must be an int of at least {smallest}, got {value}")
+    return int(value)
+
+
 def _as_tensors(images, labels, device):
+    """Images as float32 and labels as int64 tensors on ``device``, after checking that the labels are class indices.
+
+    Float labels are refused, not truncated (2.7 would silently become class 2), and so are booleans; an empty set
+    is refused too, since its mean loss and accuracy are 0 / 0.
+    """
     import torch
 
+    if isinstance(labels, torch.Tensor):
+        integer = not (labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool)
+    else:
+        labels = np.asarray(labels)
+        integer = np.issubdtype(labels.dtype, np.integer)
+    if not integer or labels.ndim != 1:
+        raise ValueError(f"labels must be integer class indices of shape (N,), got dtype {labels.dtype} and shape "
+                         f"{tuple(labels.shape)}")
     images = torch.as_tensor(np.asarray(images, dtype=np.float32), device=device)
     labels = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
     if len(images) != len(labels):
         raise ValueError(f"expected as many labels as images, got {len(labels)} labels for {len(images)} images")
+    if len(images) == 0:
+        raise ValueError(f"expected at least one image, got images of shape {tuple(images.shape)}")
     return images, labels
 
 
@@ -57,17 +81,23 @@ def evaluate(model, images, labels, batch_size: int = 500, device=None) -> tuple
         model: a ``torch.nn.Module`` mapping images of shape (N, ...) to logits of shape (N, num_classes).
         images: array or tensor of shape (N, ...).
         labels: integer class labels of shape (N,).
-        batch_size: images evaluated at once.
+        batch_size: images evaluated at once, a positive int.
         device: where to compute (default :func:`cnnlib.device`).
 
     Returns:
         ``(loss, accuracy)``: the mean loss over the N examples and the fraction classified correctly.
+
+    Raises:
+        TypeError: for a batch size that is not an int.
+        ValueError: for a batch size below 1, labels that are not integers of shape (N,), as many as the images,
+            or no images at all.
     """
     import torch
     import torch.nn.functional as F
 
     from cnnlib.utils import device as default_device
 
+    batch_size = _check_int("batch_size", batch_size, 1)
     device = device or default_device()
     images, labels = _as_tensors(images, labels, device)
     was_training = model.training
@@ -115,15 +145,16 @@ def fit(
     Args:
         model: a ``torch.nn.Module`` mapping images of shape (N, ...) to logits of shape (N, num_classes). It is
             moved to ``device`` and trained in place.
-        train: ``(images, labels)``: arrays or tensors of shapes (N, ...) and (N,).
+        train: ``(images, labels)``: arrays or tensors of shapes (N, ...) and (N,), N >= 1, the labels integers.
         test: ``(images, labels)`` evaluated after each epoch, or None.
-        epochs: passes over the training data.
-        batch_size: images per gradient step.
+        epochs: passes over the training data, an int >= 0.
+        batch_size: images per gradient step, an int >= 1.
         lr: learning rate.
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         momentum: momentum of SGD.
         weight_decay: L2 penalty coefficient passed to the optimizer.
-        seed: seed of the batch order (None: :func:`cnnlib.book_seed`, moved by ``CNN_BOOK_SEED``).
+        seed: seed of the batch order, a non-negative int (None: :func:`cnnlib.book_seed`, moved by
+            ``CNN_BOOK_SEED``).
         device: where to train (default :func:`cnnlib.device`: a GPU if there is one).
         progress: show a tqdm progress bar (one line per call, updated per epoch).
         augment: None, or a callable ``augment(images, generator=...)`` applied to every training mini-batch of
@@ -131,7 +162,8 @@ def fit(
             ``torch.Generator`` seeded from ``seed``, so augmented runs are reproducible too. The training accuracy
             is then measured on the augmented images.
         validation: ``(images, labels)`` evaluated after each epoch and watched by early stopping, or None.
-        patience: stop after this many epochs in a row without a lower validation loss (None: never stop early).
+        patience: stop after this many epochs in a row without a lower validation loss, an int >= 1 (None: never
+            stop early).
         restore_best: end with the weights of the epoch with the lowest validation loss.
 
     Returns:
@@ -139,8 +171,12 @@ def fit(
         after ``restore_best`` the final model's are those at index ``best_epoch - 1``.
 
     Raises:
-        ValueError: for an unknown optimizer, labels that do not match the images, or early stopping settings
-            without validation data.
+        TypeError: for an ``epochs``, ``batch_size``, ``seed`` or ``patience`` that is not an int (a float is not
+            rounded).
+        ValueError: for an unknown optimizer, a negative ``epochs`` or ``seed``, a ``batch_size`` or ``patience``
+            below 1, labels that are not integer class indices of shape (N,) (float labels are not truncated) or do
+            not match the images, an empty data set, or early stopping settings without validation data. PyTorch's
+            optimizers raise ValueError for a negative ``lr``, ``momentum`` or ``weight_decay``.
     """
     import torch
     import torch.nn.functional as F
@@ -149,6 +185,13 @@ def fit(
     from cnnlib.utils import device as default_device
     from cnnlib.utils import progress as progress_bar
 
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)  # a negative one once trained nothing and reported loss 0.0
+    seed = book_seed() if seed is None else _check_int("seed", seed, 0)
+    if patience is not None and (not isinstance(patience, int | np.integer) or isinstance(patience, bool | np.bool_)):
+        raise TypeError(f"patience must be a positive number of epochs (an int) or None, got {patience!r}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be a positive number of epochs or None, got {patience!r}")
     device = device or default_device()
     model.to(device)
     train_images, train_labels = _as_tensors(*train, device)
@@ -160,9 +203,6 @@ def fit(
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     if (patience is not None or restore_best) and validation is None:
         raise ValueError("early stopping (patience, restore_best) needs validation=(images, labels), got None")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be a positive number of epochs or None, got {patience!r}")
-    seed = book_seed() if seed is None else seed
     order_generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator().manual_seed(seed + 2**32)  # a stream of its own: same batch order
     history = History()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -74,6 +75,74 @@ def test_bad_arguments_raise(digits):
         train.fit(small_cnn(), (digits.x_train, digits.y_test), progress=False)
     with pytest.raises(ValueError, match="'sgd' or 'adam'"):
         train.fit(small_cnn(), digits[:2], optimizer="rmsprop", progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"batch_size": -64}, ValueError, "batch_size must be an int of at least 1, got -64"),  # trained nothing
+        ({"batch_size": 0}, ValueError, "batch_size must be an int of at least 1, got 0"),
+        ({"batch_size": 64.0}, TypeError, "batch_size must be an int, got 64.0"),
+        ({"batch_size": True}, TypeError, "batch_size must be an int, got True"),
+        ({"epochs": -1}, ValueError, "epochs must be an int of at least 0, got -1"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an int, got 2.5"),
+        ({"seed": -1}, ValueError, "seed must be an int of at least 0, got -1"),
+        ({"seed": 1.5}, TypeError, "seed must be an int, got 1.5"),
+        ({"patience": 1.5, "validation": "unused"}, TypeError, "patience must be a positive number of epochs"),
+        ({"lr": -0.1}, ValueError, "learning rate"),  # torch's own check
+    ],
+)
+def test_fit_refuses_bad_counts_instead_of_training_nothing(digits, kwargs, error, message):
+    model = small_cnn()
+    before = [parameter.detach().clone() for parameter in model.parameters()]
+    with pytest.raises(error, match=re.escape(message)):
+        train.fit(model, digits[:2], progress=False, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        lambda y: y.astype(np.float64) + 0.7,  # was truncated: 2.7 trained as class 2
+        lambda y: y.astype(np.float32),  # integral values, but float: refused rather than guessed at
+        lambda y: torch.as_tensor(y, dtype=torch.float32),
+        lambda y: (y % 2).astype(bool),
+        lambda y: y.reshape(-1, 1),
+    ],
+)
+def test_fit_and_evaluate_refuse_labels_that_are_not_integer_class_indices(digits, labels):
+    bad = labels(digits.y_train)
+    with pytest.raises(ValueError, match=r"labels must be integer class indices of shape \(N,\)"):
+        train.fit(small_cnn(), (digits.x_train, bad), progress=False)
+    with pytest.raises(ValueError, match=r"labels must be integer class indices of shape \(N,\)"):
+        train.evaluate(small_cnn(), digits.x_train, bad)
+    with pytest.raises(ValueError, match=r"labels must be integer class indices"):
+        train.fit(small_cnn(), digits[:2], (digits.x_train, bad), progress=False)
+
+
+def test_fit_and_evaluate_accept_integer_labels_of_any_width_as_arrays_tensors_or_lists(digits):
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    expected = train.evaluate(small_cnn(), x, y)
+    for labels in (y.astype(np.int32), y.astype(np.uint8), torch.as_tensor(y), list(y)):
+        assert train.evaluate(small_cnn(), x, labels) == expected
+    history = train.fit(small_cnn(), (x, y.astype(np.int32)), epochs=1, progress=False)
+    assert history.train_loss == train.fit(small_cnn(), (x, y), epochs=1, progress=False).train_loss
+
+
+def test_fit_with_zero_epochs_trains_nothing_and_says_so(digits):
+    history = train.fit(small_cnn(), digits[:2], epochs=0, progress=False)
+    assert history.train_loss == [] and history.seconds == []
+
+
+def test_evaluate_refuses_bad_batch_sizes_and_empty_data(digits):
+    with pytest.raises(ValueError, match="batch_size must be an int of at least 1, got -5"):  # was loss 0.0
+        train.evaluate(small_cnn(), digits.x_test, digits.y_test, batch_size=-5)
+    with pytest.raises(TypeError, match=r"batch_size must be an int, got 10\.0"):
+        train.evaluate(small_cnn(), digits.x_test, digits.y_test, batch_size=10.0)
+    with pytest.raises(ValueError, match=r"at least one image, got images of shape \(0, 1, 8, 8\)"):
+        train.evaluate(small_cnn(), digits.x_test[:0], digits.y_test[:0])  # was ZeroDivisionError
+    with pytest.raises(ValueError, match="at least one image"):
+        train.fit(small_cnn(), (digits.x_test[:0], digits.y_test[:0]), progress=False)
 
 
 def test_plot_history_draws_both_curves(digits):
