@@ -184,6 +184,19 @@ def test_max_pool2d_backward_matches_autograd_with_nan_infinities_and_ties(dtype
     np.testing.assert_allclose(grad, tensor.grad.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-13, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf + (-inf) is NaN, as in torch
+@pytest.mark.parametrize("values, kernel_size, stride, padding", MAX_POOL_SPECIAL_CASES)
+def test_avg_pool2d_matches_torch_on_nan_and_infinities(values, kernel_size, stride, padding):
+    x = np.array(values)[np.newaxis, np.newaxis]
+    tensor = to_torch(x).clone().requires_grad_()
+    output = torch_functional.avg_pool2d(tensor, kernel_size, stride, padding)
+    grad_y = np.arange(1.0, output.numel() + 1).reshape(output.shape)
+    output.backward(torch.from_numpy(grad_y))
+    np.testing.assert_array_equal(F.avg_pool2d(x, kernel_size, stride, padding), output.detach().numpy())
+    np.testing.assert_allclose(F.avg_pool2d_backward(grad_y, x, kernel_size, stride, padding), tensor.grad.numpy(),
+                               rtol=1e-15)
+
+
 def test_max_pool2d_backward_sends_an_infinite_gradient_to_the_winner_alone():
     x = np.array([[[[1.0, 2.0], [0.0, 0.0]]]])
     grad_x = F.max_pool2d_backward(np.array([[[[np.inf]]]]), x, 2)  # inf * 0 would put NaN on the losers
