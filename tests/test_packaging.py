@@ -7,7 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from packaging.requirements import Requirement  # packaging comes with pytest, which depends on it
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,8 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Import name -> distribution name, where the two differ.
 DISTRIBUTION = {"IPython": "ipython"}
 
-#: The newest torch that pyproject.toml may admit: requirements.txt's pin (a newer one is a CUDA build of several GB).
-TORCH_PIN = Version("2.13.0")
+
+def _torch_pin() -> Version:
+    """The torch release requirements.txt pins: the newest pyproject.toml may admit (a newer one is a CUDA build)."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement.startswith("torch=="):
+            return Version(requirement.removeprefix("torch=="))
+    raise AssertionError("requirements.txt does not pin torch")
 
 
 def _declared() -> dict[str, Requirement]:
@@ -45,7 +51,8 @@ def test_every_imported_package_is_declared_and_every_declared_one_imported():
 
 
 def test_torch_is_capped_at_the_pinned_release():
-    specifier = _declared()["torch"].specifier
-    assert specifier.contains(TORCH_PIN), f"torch {specifier} must admit the pinned {TORCH_PIN}"
-    for newer in ("2.13.1", "2.14.0", "3.0"):
+    specifier, pin = _declared()["torch"].specifier, _torch_pin()
+    assert specifier.contains(pin), f"torch {specifier} must admit the pinned {pin}"
+    major, minor, micro = pin.release
+    for newer in (f"{major}.{minor}.{micro + 1}", f"{major}.{minor + 1}.0", f"{major + 1}.0"):
         assert not specifier.contains(newer, prereleases=True), f"torch {specifier} admits {newer}"
