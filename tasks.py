@@ -3,11 +3,14 @@
     python3 tasks.py book            build the whole book, executing every chapter, into _build/html
     python3 tasks.py test            cnnlib's unit tests, ruff, and every chapter under nbval
     python3 tasks.py test PATH ...   only the given test files or chapter notebooks
+    python3 tasks.py check           open every built page in headless Chromium and check it (after `book`)
+    python3 tasks.py pdf             print the book to _build/pdf/book.pdf (and check it)
     python3 tasks.py lab [PATH]      open JupyterLab in the book's environment
 
 Every random choice in the book derives from the environment variable CNN_BOOK_SEED. `book` executes the chapters
 with CNN_BOOK_SEED=0 and `test` with CNN_BOOK_SEED=1, so that CI checks every chapter's claims under two seeds;
-`--seed N` (before the paths) picks another, for example `python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`.
+`--seed N` (before the paths), or CNN_BOOK_SEED set in the environment, picks another, for example
+`python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`.
 
 Each command first makes the project-local virtual environment .venv (or the one named by the environment
 variable CNN_BOOK_VENV) and installs requirements.txt, requirements-nodeps.txt and cnnlib into it; later runs
@@ -33,7 +36,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".cnn-book-installed"
 SEED_VARIABLE = "CNN_BOOK_SEED"  # read by cnnlib.book_seed
-DEFAULT_SEED = {"book": 0, "test": 1, "lab": 0}  # two seeds in CI: the tests under one, the pages under the other
+# Two seeds in CI: the tests run the chapters under one, the pages are built under the other.
+DEFAULT_SEED = {"book": 0, "test": 1, "lab": 0, "check": 0, "pdf": 0}
 
 
 def _run(*args: str | os.PathLike) -> None:
@@ -42,15 +46,21 @@ def _run(*args: str | os.PathLike) -> None:
 
 
 def _take_seed(command: str, rest: list[str]) -> list[str]:
-    """Set CNN_BOOK_SEED for everything this command runs: ``--seed N`` from ``rest``, else the command's default."""
-    seed = DEFAULT_SEED[command]
+    """Set CNN_BOOK_SEED for everything this command runs.
+
+    ``--seed N`` at the start of ``rest`` wins; else a CNN_BOOK_SEED already set in the environment; else the
+    command's default (0 for the book, 1 for the tests).
+    """
+    seed = os.environ.get(SEED_VARIABLE, "").strip() or DEFAULT_SEED[command]
     if rest and rest[0].startswith("--seed"):
         value = rest[0].partition("=")[2] if "=" in rest[0] else (rest[1] if len(rest) > 1 else "")
         rest = rest[1:] if "=" in rest[0] else rest[2:]
         if not value.isdigit():
             sys.exit(f"--seed needs a non-negative integer, got {value!r}")
-        seed = int(value)
-    os.environ[SEED_VARIABLE] = str(seed)
+        seed = value
+    if not str(seed).isdigit():
+        sys.exit(f"{SEED_VARIABLE} must be a non-negative integer, got {seed!r}")
+    os.environ[SEED_VARIABLE] = str(int(seed))
     print(f"Chapters run with {SEED_VARIABLE}={seed}", flush=True)
     return rest
 
@@ -81,14 +91,29 @@ def ensure_environment() -> None:
     print(f"Environment ready in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def _one_thread_per_worker(workers: int) -> None:
+    """Give each of ``workers`` parallel chapters its share of the cores, so that they do not oversubscribe them."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = threads
+
+
 def test(paths: list[str]) -> None:
-    """Lint cnnlib and the tests, then run pytest: unit tests and every chapter under nbval (lax mode)."""
+    """Lint cnnlib and the tests, then run pytest: unit tests and every chapter under nbval (lax mode).
+
+    With more than one core, pytest-xdist runs one test file (a chapter, or a unit-test module) per core.
+    """
     if not paths:
-        _run(PYTHON, "-m", "ruff", "check", "cnnlib", "tests", "benchmarks", "tasks.py")
+        _run(PYTHON, "-m", "ruff", "check", "cnnlib", "tests", "benchmarks", "tools", "tasks.py")
         paths = ["tests", "chapters"]
+    workers = os.cpu_count() or 1
+    parallel = []
+    if workers > 1 and (len(paths) > 1 or (ROOT / paths[0]).is_dir()):
+        parallel = ["-n", str(workers), "--dist", "loadfile"]
+        _one_thread_per_worker(workers)
     # nbval's lax mode: a chapter passes when every cell runs; the chapters assert their own claims.
     # -p no:cacheprovider keeps pytest from writing .pytest_cache into the chapters.
-    _run(PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *paths)
+    _run(PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *parallel, *paths)
 
 
 def _drop_stale_execution_cache() -> None:
@@ -110,6 +135,18 @@ def _drop_stale_execution_cache() -> None:
         shutil.rmtree(cache)
     build.mkdir(exist_ok=True)
     marker.write_text(digest.hexdigest())
+
+
+def _execute_chapters() -> None:
+    """Fill the execution cache with one chapter per core; the build then renders from it.
+
+    A chapter that fails here is executed again by the build, which reports it. Progress bars are drawn as text: the
+    widget kind needs scripts from a CDN to be drawn on a static page.
+    """
+    _drop_stale_execution_cache()
+    os.environ["CNN_BOOK_PLAIN_PROGRESS"] = "1"
+    chapters = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "chapters").glob("*.ipynb"))
+    subprocess.run([str(PYTHON), str(ROOT / "tools" / "execute.py"), *chapters], cwd=ROOT, check=False)
 
 
 def _failed_chapters(reports: Path) -> list[str]:
@@ -136,9 +173,9 @@ def book(rest: list[str]) -> None:
     """
     if rest:
         sys.exit(f"book takes no paths, only --seed N; got {' '.join(rest)}")
-    _drop_stale_execution_cache()
     reports = ROOT / "_build" / "html" / "reports"
     shutil.rmtree(reports, ignore_errors=True)  # reports of an earlier build are not this build's failures
+    _execute_chapters()
     jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
     try:
         _run(jupyter_book, "build", ".", "--warningiserror", "--nitpick", "--keep-going", "--all")
@@ -153,6 +190,19 @@ def book(rest: list[str]) -> None:
     print(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.", flush=True)
 
 
+def check(rest: list[str]) -> None:
+    """Open every page of _build/html in headless Chromium and fail on anything a reader should not see."""
+    _run(PYTHON, ROOT / "tools" / "check_pages.py", *rest)
+
+
+def pdf(rest: list[str]) -> None:
+    """Print the book to _build/pdf/book.pdf: the single-page HTML build, printed by headless Chromium, checked."""
+    _execute_chapters()
+    jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
+    _run(jupyter_book, "build", ".", "--builder", "singlehtml", "--all")
+    _run(PYTHON, ROOT / "tools" / "pdf.py", *rest)
+
+
 def lab(paths: list[str]) -> None:
     """Open JupyterLab with the book's environment, so chapters run exactly as they do in the build."""
     jupyter = BIN / ("jupyter.exe" if os.name == "nt" else "jupyter")
@@ -160,7 +210,7 @@ def lab(paths: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"book": book, "test": test, "lab": lab}
+    commands = {"book": book, "test": test, "check": check, "pdf": pdf, "lab": lab}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
     rest = _take_seed(argv[0], argv[1:])

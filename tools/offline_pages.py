@@ -3,6 +3,8 @@
 - MathJax is served from the site itself: the MathJax 3 distribution that the ``sphinx-mathjax-offline`` package
   ships (installed from requirements.txt) is copied into ``_build/html/_static/mathjax`` and every page loads it from
   there, so equations are typeset with the network off.
+- Thebe: Jupyter Book always loads sphinx-thebe, whose script (added twice, a script error on every page) would
+  fetch thebe from unpkg.com to run code through Binder. The book has no launch buttons, so its scripts are dropped.
 - Progress bars: a training cell's tqdm bar is a Jupyter widget, which a static page can only draw with scripts
   fetched from a CDN (require.js and the widget manager); offline it shows the text it had when it was created,
   "0%". ``tasks.py book`` sets ``CNN_BOOK_PLAIN_PROGRESS=1`` so that the chapters draw text bars instead, whose
@@ -38,6 +40,17 @@ def _serve_mathjax_locally(app, config) -> None:
     config.mathjax_path = MATHJAX_SCRIPT
 
 
+def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [
+            script for script in scripts
+            if "thebe" not in str(getattr(script, "filename", "") or "").lower()
+            and "thebe" not in str(getattr(script, "attributes", {}).get("body", "")).lower()
+        ]
+
+
 def setup(app):
     app.connect("config-inited", _serve_mathjax_locally)
+    app.connect("html-page-context", _drop_thebe, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
