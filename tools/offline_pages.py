@@ -5,6 +5,9 @@
   there, so equations are typeset with the network off.
 - Thebe: Jupyter Book always loads sphinx-thebe, whose script (added twice, a script error on every page) would
   fetch thebe from unpkg.com to run code through Binder. The book has no launch buttons, so its scripts are dropped.
+- The single-page build that ``tasks.py pdf`` prints: extensions that register a node for the ``singlehtml``
+  builder by name hide from it every node registered for ``html`` only (myst-nb's hidden-input cells among them,
+  an exception), so the html visitors are copied to singlehtml where it has none.
 - Progress bars: a training cell's tqdm bar is a Jupyter widget, which a static page can only draw with scripts
   fetched from a CDN (require.js and the widget manager); offline it shows the text it had when it was created,
   "0%". ``tasks.py book`` sets ``CNN_BOOK_PLAIN_PROGRESS=1`` so that the chapters draw text bars instead, whose
@@ -50,7 +53,15 @@ def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
         ]
 
 
+def _singlehtml_renders_what_html_renders(app) -> None:
+    handlers = app.registry.translation_handlers
+    if app.builder.name == "singlehtml" and "singlehtml" in handlers:
+        for node_name, visitors in handlers.get("html", {}).items():
+            handlers["singlehtml"].setdefault(node_name, visitors)
+
+
 def setup(app):
+    app.connect("builder-inited", _singlehtml_renders_what_html_renders)
     app.connect("config-inited", _serve_mathjax_locally)
     app.connect("html-page-context", _drop_thebe, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

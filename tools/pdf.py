@@ -28,36 +28,43 @@ RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\(?:frac|sum|mathbf|mathrm|left
 # Run in the page before printing: hide the navigation, and put a title page and a table of contents first.
 PREPARE_SCRIPT = """
 async (title) => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const within = (promise, ms) => Promise.race([promise, new Promise(done => setTimeout(done, ms))]);
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await within(MathJax.startup.promise, 240000); }
   for (const img of document.images) { img.loading = 'eager'; }
-  await Promise.all(Array.from(document.images).map(img => img.complete ? null : new Promise(done => {
-    img.addEventListener('load', done); img.addEventListener('error', done); })));
+  await within(Promise.all(Array.from(document.images).map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener('load', done); img.addEventListener('error', done); }))), 60000);
   const style = document.createElement('style');
   style.textContent = `
     .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .bd-footer, .bd-footer-article,
-    .prev-next-area, .header-article, .skip-link, .toctree-wrapper, #pst-back-to-top { display: none !important; }
-    .bd-main .bd-content .bd-article-container { max-width: 100% !important; }
+    .prev-next-area, .header-article, .skip-link, #pst-back-to-top, .headerlink { display: none !important; }
+    .bd-main .bd-content .bd-article-container, .bd-page-width { max-width: 100% !important; }
     body { font-size: 10.5pt; }
-    section > h1 { break-before: page; }
-    pre, .cell_output, figure, table { break-inside: avoid; }
+    .book-chapter { break-before: page; }
+    pre, figure, table, mjx-container, .cell_input { break-inside: avoid; }
     .book-title-page { break-after: page; text-align: center; padding-top: 30%; }
     .book-title-page h1 { font-size: 28pt; border: none; }
-    .book-toc { break-after: page; }
-    .book-toc li { list-style: none; margin: 0.2em 0; }
+    .book-toc li { list-style: none; margin: 0.25em 0; }
   `;
   document.head.appendChild(style);
+  // In the single-page build every document follows a marker <span id="document-NAME">; chapters are those
+  // under chapters/, each opening with its numbered title.
+  const chapters = Array.from(document.querySelectorAll('span[id^="document-chapters/"]'))
+    .map(marker => marker.nextElementSibling).filter(section => section && section.tagName === 'SECTION');
+  const titles = chapters.map(section => {
+    section.classList.add('book-chapter');
+    const heading = section.querySelector('h1, h2');
+    return heading ? heading.textContent.replace('#', '').trim() : '';
+  });
+  const others = Array.from(document.querySelectorAll('span[id^="document-"]:not([id^="document-chapters/"])'))
+    .map(marker => marker.nextElementSibling).filter(section => section && section.tagName === 'SECTION');
+  others.forEach(section => section.classList.add('book-chapter'));
   const article = document.querySelector('article') || document.querySelector('main') || document.body;
-  const chapters = Array.from(article.querySelectorAll('section > h1')).slice(1);
-  const toc = document.createElement('div');
-  toc.className = 'book-toc';
-  toc.innerHTML = '<h2>Contents</h2><ul>' + chapters.map(h => '<li>' + h.textContent.replace('#', '').trim()
-    + '</li>').join('') + '</ul>';
-  const titlePage = document.createElement('div');
-  titlePage.className = 'book-title-page';
-  titlePage.innerHTML = '<h1>' + title + '</h1><p>Every chapter executed on every build.</p>';
-  article.prepend(toc);
-  article.prepend(titlePage);
-  return chapters.map(h => h.textContent.replace('#', '').trim());
+  const front = document.createElement('div');
+  front.innerHTML = '<div class="book-title-page"><h1>' + title + '</h1><p>Every chapter executed on every build.'
+    + '</p></div><div class="book-toc"><h2>Contents</h2><ul>'
+    + titles.map(text => '<li>' + text + '</li>').join('') + '</ul></div>';
+  article.prepend(front);
+  return titles;
 }
 """
 
@@ -78,7 +85,7 @@ def chapter_titles() -> list[str]:
 def print_pdf(site: Path, output: Path, browser: str, title: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    index = site / "index.html"
+    index = site / "intro.html"  # the root document: Jupyter Book writes index.html as a redirect to it
     if not index.exists():
         sys.exit(f"{index} is missing: build the single-page HTML first (python3 tasks.py pdf does)")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +96,8 @@ def print_pdf(site: Path, output: Path, browser: str, title: str) -> None:
                    else route.abort())
         page.goto(index.as_uri(), wait_until="load", timeout=300_000)
         page.evaluate("document.documentElement.dataset.theme = 'light'")
-        page.evaluate(PREPARE_SCRIPT, title)
+        titles = page.evaluate(PREPARE_SCRIPT, title)
+        print(f"{len(titles)} chapters laid out", flush=True)
         page.emulate_media(media="print")
         page.pdf(path=str(output), format="A4", print_background=True, outline=True, tagged=True,
                  margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"},
