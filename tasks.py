@@ -116,25 +116,45 @@ def test(paths: list[str]) -> None:
     _run(PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *parallel, *paths)
 
 
+def _inputs_digest() -> str:
+    """A digest of what every chapter's outputs depend on besides its own code: cnnlib, the pins and the seed."""
+    digest = hashlib.sha256(os.environ.get(SEED_VARIABLE, "0").encode())  # outputs of another seed are stale too
+    for path in [*sorted((ROOT / "cnnlib").rglob("*.py")), ROOT / "requirements.txt"]:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _drop_stale_execution_cache() -> None:
-    """Forget cached chapter outputs when cnnlib changed.
+    """Forget cached chapter outputs when cnnlib, the pins or the seed changed.
 
     Jupyter Book's cache is keyed on a notebook's code cells only; a chapter whose notebook did not change but whose
     library did would otherwise show outputs of the old library.
     """
-    digest = hashlib.sha256(os.environ.get(SEED_VARIABLE, "0").encode())  # outputs of another seed are stale too
-    for path in [*sorted((ROOT / "cnnlib").rglob("*.py")), ROOT / "requirements.txt"]:
-        digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
     build = ROOT / "_build"
     marker = build / ".cnnlib-digest"
-    if marker.exists() and marker.read_text() == digest.hexdigest():
+    if marker.exists() and marker.read_text() == _inputs_digest():
         return
     cache = build / ".jupyter_cache"
     if cache.exists():
         print("cnnlib or the seed changed since the last build: executing every chapter afresh", flush=True)
         shutil.rmtree(cache)
     build.mkdir(exist_ok=True)
-    marker.write_text(digest.hexdigest())
+    marker.write_text(_inputs_digest())
+
+
+def _sphinx_build(builder: str, *options: str) -> None:
+    """Run ``jupyter-book build`` with ``builder``: everything again unless its last build succeeded on these inputs.
+
+    After a successful build with the same cnnlib, pins and seed, Sphinx rebuilds only the pages whose sources
+    changed (a warm rebuild takes seconds); after a failure, or when the inputs changed, every page is built again, so
+    that no warning of an earlier build goes unreported.
+    """
+    marker = ROOT / "_build" / f".built-{builder}"
+    fresh = marker.exists() and marker.read_text() == _inputs_digest()
+    marker.unlink(missing_ok=True)
+    jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
+    _run(jupyter_book, "build", ".", "--builder", builder, *options, *([] if fresh else ["--all"]))
+    marker.write_text(_inputs_digest())
 
 
 def _execute_chapters() -> None:
@@ -176,9 +196,8 @@ def book(rest: list[str]) -> None:
     reports = ROOT / "_build" / "html" / "reports"
     shutil.rmtree(reports, ignore_errors=True)  # reports of an earlier build are not this build's failures
     _execute_chapters()
-    jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
     try:
-        _run(jupyter_book, "build", ".", "--warningiserror", "--nitpick", "--keep-going", "--all")
+        _sphinx_build("html", "--warningiserror", "--nitpick", "--keep-going")
     except subprocess.CalledProcessError:
         failed = _failed_chapters(reports) if reports.exists() else []
         if failed:
@@ -198,8 +217,7 @@ def check(rest: list[str]) -> None:
 def pdf(rest: list[str]) -> None:
     """Print the book to _build/pdf/book.pdf: the single-page HTML build, printed by headless Chromium, checked."""
     _execute_chapters()
-    jupyter_book = BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
-    _run(jupyter_book, "build", ".", "--builder", "singlehtml", "--all")
+    _sphinx_build("singlehtml")
     _run(PYTHON, ROOT / "tools" / "pdf.py", *rest)
 
 
