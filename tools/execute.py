@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--timeout", type=int, default=120, help="seconds per cell, as _config.yml's execute.timeout")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per cell, as _config.yml's execute.timeout")
     args = parser.parse_args(argv)
 
     import nbformat
