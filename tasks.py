@@ -10,7 +10,8 @@
 Every random choice in the book derives from the environment variable CNN_BOOK_SEED. `book` executes the chapters
 with CNN_BOOK_SEED=0 and `test` with CNN_BOOK_SEED=1, so that CI checks every chapter's claims under two seeds;
 `--seed N` (before the paths), or CNN_BOOK_SEED set in the environment, picks another, for example
-`python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`.
+`python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`. `book`, `pdf` and `test` execute one chapter per core;
+`--jobs N` (after --seed, if both) sets how many at once, `--jobs 1` runs them one after another.
 
 Each command first makes the project-local virtual environment .venv (or the one named by the environment
 variable CNN_BOOK_VENV) and installs requirements.txt, requirements-nodeps.txt and cnnlib into it; later runs
@@ -65,6 +66,21 @@ def _take_seed(command: str, rest: list[str]) -> list[str]:
     return rest
 
 
+JOBS = os.cpu_count() or 1  # chapters executed at once by `book`, `pdf` and `test`; --jobs N changes it
+
+
+def _take_jobs(rest: list[str]) -> list[str]:
+    """``--jobs N`` at the start of ``rest``: execute N chapters at once (default: one per core; 1 is serial)."""
+    global JOBS
+    if rest and rest[0].startswith("--jobs"):
+        value = rest[0].partition("=")[2] if "=" in rest[0] else (rest[1] if len(rest) > 1 else "")
+        rest = rest[1:] if "=" in rest[0] else rest[2:]
+        if not value.isdigit() or int(value) < 1:
+            sys.exit(f"--jobs needs a positive integer, got {value!r}")
+        JOBS = int(value)
+    return rest
+
+
 def _requirements_digest() -> str:
     digest = hashlib.sha256()
     for name in ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml"):
@@ -106,7 +122,7 @@ def test(paths: list[str]) -> None:
     if not paths:
         _run(PYTHON, "-m", "ruff", "check", "cnnlib", "tests", "benchmarks", "tools", "tasks.py")
         paths = ["tests", "chapters"]
-    workers = os.cpu_count() or 1
+    workers = JOBS
     parallel = []
     if workers > 1 and (len(paths) > 1 or (ROOT / paths[0]).is_dir()):
         parallel = ["-n", str(workers), "--dist", "loadfile"]
@@ -166,7 +182,8 @@ def _execute_chapters() -> None:
     _drop_stale_execution_cache()
     os.environ["CNN_BOOK_PLAIN_PROGRESS"] = "1"
     chapters = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "chapters").glob("*.ipynb"))
-    subprocess.run([str(PYTHON), str(ROOT / "tools" / "execute.py"), *chapters], cwd=ROOT, check=False)
+    subprocess.run([str(PYTHON), str(ROOT / "tools" / "execute.py"), "--workers", str(JOBS), *chapters], cwd=ROOT,
+                   check=False)
 
 
 def _failed_chapters(reports: Path) -> list[str]:
@@ -231,7 +248,7 @@ def main(argv: list[str]) -> None:
     commands = {"book": book, "test": test, "check": check, "pdf": pdf, "lab": lab}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
-    rest = _take_seed(argv[0], argv[1:])
+    rest = _take_jobs(_take_seed(argv[0], argv[1:]))
     ensure_environment()
     commands[argv[0]](rest)
 

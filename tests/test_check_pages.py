@@ -68,3 +68,22 @@ def test_leftover_markup_a_stale_progress_bar_and_broken_links_are_caught(proble
 def test_a_request_to_another_host_and_a_script_error_are_caught(problems):
     assert found(problems["remote.html"], "request to another host: https://cdn.example.org/lib.js")
     assert found(problems["remote.html"], "script error")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no pdftotext here (apt-get install poppler-utils)")
+def test_the_pdf_check_finds_a_missing_chapter_and_raw_tex(tmp_path):
+    import pdf
+    from playwright.sync_api import sync_playwright
+
+    printed = tmp_path / "book.pdf"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, args=check_pages.BROWSER_FLAGS)
+        page = browser.new_page()
+        page.set_content(r"<h1>1. The convolution operation</h1><p>Left as TeX: \(\frac{a}{b}\).</p>")
+        page.pdf(path=str(printed))
+        browser.close()
+    assert pdf.check_pdf(printed, ["The convolution operation"])[0].startswith("raw TeX")
+    problems = pdf.check_pdf(printed, ["The convolution operation", "Pooling"])
+    assert [problem for problem in problems if "missing" in problem] == ["chapter title missing: 'Pooling'"]
+    raw = r"raw TeX: ...The convolution operation Left as TeX: \(\frac"
+    assert any(problem.startswith(raw) for problem in problems)

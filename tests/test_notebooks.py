@@ -65,3 +65,14 @@ def test_every_seed_derives_from_the_book_seed(path: Path):
         f"{path.name} seeds with a literal number, which CNN_BOOK_SEED cannot move; use cnnlib.book_seed(k) "
         "(or leave seed= out, which takes the book's seed):\n" + "\n".join(found)
     )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_progress_bars_go_through_cnnlib(path: Path):
+    # tqdm.auto draws a widget, which the built (static, offline) page shows stuck at 0%; cnnlib.progress draws text
+    # there (tasks.py book sets CNN_BOOK_PLAIN_PROGRESS) and a widget in JupyterLab.
+    notebook = json.loads(path.read_text())
+    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert not any(re.search(r"\bimport tqdm\b|from tqdm\b", source) for source in sources), (
+        f"{path.name} imports tqdm directly; draw progress bars with cnnlib.progress(...)"
+    )
