@@ -86,8 +86,8 @@ def progress(iterable=None, **kwargs):
 
     A widget bar needs scripts that a static page would fetch from a CDN (require.js and the widget manager);
     offline it shows the text it had when it was created, "0%", under a cell that finished. So when the environment
-    variable ``CNN_BOOK_PLAIN_PROGRESS`` is set, as the book build sets it, the bar is tqdm's text bar written to
-    standard output, and the page shows its final state ("epochs: 100%|...| 3/3").
+    variable ``CNN_BOOK_PLAIN_PROGRESS`` is set, as the book build sets it, the bar is tqdm's text bar, which prints
+    one line to standard output when it closes, and the page shows that final state ("epochs: 100%|...| 3/3").
 
     Args:
         iterable: what to iterate over, as for ``tqdm.tqdm``.
@@ -97,12 +97,37 @@ def progress(iterable=None, **kwargs):
         A ``tqdm`` object: iterate over it, or call ``update`` and ``close``.
     """
     if os.environ.get(PLAIN_PROGRESS_VARIABLE):
-        from tqdm.std import tqdm
+        return _final_line_bar()(iterable, **kwargs)
+    from tqdm.auto import tqdm
 
-        kwargs.setdefault("file", sys.stdout)
-    else:
-        from tqdm.auto import tqdm
     return tqdm(iterable, **kwargs)
+
+
+def _final_line_bar():
+    """tqdm's text bar, printing only its final state, once, when it closes.
+
+    A page cannot redraw a line, and myst-nb puts every redraw of a text bar on a line of its own, so the bar draws
+    into nothing while it runs and prints one line at the end.
+    """
+    import io
+
+    from tqdm.std import tqdm
+
+    class FinalLineBar(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = io.StringIO()  # the live redraws
+            kwargs.setdefault("ascii", False)  # the final line with block characters, as a terminal would show it
+            super().__init__(*args, **kwargs)
+
+        def close(self):
+            if self.disable:  # disabled, or already closed
+                return super().close()
+            final, leave = str(self), self.leave
+            super().close()
+            if leave:
+                print(final, file=sys.stdout, flush=True)
+
+    return FinalLineBar
 
 
 def device():

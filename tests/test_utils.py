@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import cnnlib
+import cnnlib.utils
 from cnnlib import benchmark, data
 from cnnlib.utils import SEED_VARIABLE
 
@@ -57,3 +58,15 @@ def test_data_and_benchmark_defaults_follow_the_variable(monkeypatch):
     assert not np.array_equal(split0[1], split2[1])
     # An explicit seed is honoured whatever the variable says.
     np.testing.assert_array_equal(data.stratified_split(np.repeat(np.arange(3), 10), 2, seed=0)[1], split0[1])
+
+
+def test_progress_prints_one_final_line_in_the_built_book(monkeypatch, capsys):
+    monkeypatch.setenv(cnnlib.utils.PLAIN_PROGRESS_VARIABLE, "1")
+    bar = cnnlib.progress(range(3), desc="epochs")
+    for step in bar:
+        bar.set_postfix(loss=step)
+    bar.close()  # a second close prints nothing more
+    for _ in cnnlib.progress(range(2), desc="hidden", disable=True):
+        pass
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epochs: 100%") and "3/3" in lines[0] and "loss=2" in lines[0]

@@ -62,7 +62,10 @@ async () => {
   if (errors.length) problems.push(`${errors.length} error output(s): ${errors[0].textContent.trim().slice(0, 120)}`);
   const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true)
                                                : document.body.cloneNode(true);
-  clone.querySelectorAll('pre, code, script, style, mjx-container, .math').forEach(el => el.remove());
+  // Code is not prose: drop the cells' inputs and code in the text, but keep the cells' outputs, where a stale
+  // progress bar, a traceback or a NumPy repr would show.
+  clone.querySelectorAll('.cell_input, script, style, mjx-container, .math').forEach(el => el.remove());
+  clone.querySelectorAll('pre, code').forEach(el => { if (!el.closest('.cell_output')) el.remove(); });
   return {problems, text: clone.textContent, mathCount: math.length};
 }
 """
