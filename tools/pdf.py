@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # TeX that MathJax would have replaced: \( \) \[ \] delimiters, $$, and common commands outside any equation.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\(?:frac|sum|mathbf|mathrm|left|right|partial|sqrt)\b")
 
-# Run in the page before printing: hide the navigation, and put a title page and a table of contents first.
+# Run in the page before printing: hide the navigation, start every document on a new page, and put the theme's print
+# header (the book's title and its table of contents) on a page of its own.
 PREPARE_SCRIPT = """
 async (title) => {
   const within = (promise, ms) => Promise.race([promise, new Promise(done => setTimeout(done, ms))]);
@@ -41,9 +42,8 @@ async (title) => {
     body { font-size: 10.5pt; }
     .book-chapter { break-before: page; }
     pre, figure, table, mjx-container, .cell_input { break-inside: avoid; }
-    .book-title-page { break-after: page; text-align: center; padding-top: 30%; }
-    .book-title-page h1 { font-size: 28pt; border: none; }
-    .book-toc li { list-style: none; margin: 0.25em 0; }
+    #jb-print-docs-body { break-after: page; }
+    #jb-print-docs-body > h1 { font-size: 28pt; text-align: center; margin: 25% 0 2em; }
   `;
   document.head.appendChild(style);
   // In the single-page build every document follows a marker <span id="document-NAME">; chapters are those
@@ -58,12 +58,12 @@ async (title) => {
   const others = Array.from(document.querySelectorAll('span[id^="document-"]:not([id^="document-chapters/"])'))
     .map(marker => marker.nextElementSibling).filter(section => section && section.tagName === 'SECTION');
   others.forEach(section => section.classList.add('book-chapter'));
-  const article = document.querySelector('article') || document.querySelector('main') || document.body;
-  const front = document.createElement('div');
-  front.innerHTML = '<div class="book-title-page"><h1>' + title + '</h1><p>Every chapter executed on every build.'
-    + '</p></div><div class="book-toc"><h2>Contents</h2><ul>'
-    + titles.map(text => '<li>' + text + '</li>').join('') + '</ul></div>';
-  article.prepend(front);
+  // The theme's print header (#jb-print-docs-body) is the title and the table of contents, by part.
+  if (!document.querySelector('#jb-print-docs-body')) {
+    const front = document.createElement('h1');
+    front.textContent = title;
+    (document.querySelector('article') || document.body).prepend(front);
+  }
   return titles;
 }
 """
