@@ -11,7 +11,7 @@ Every random choice in the book derives from the environment variable CNN_BOOK_S
 with CNN_BOOK_SEED=0 and `test` with CNN_BOOK_SEED=1, so that CI checks every chapter's claims under two seeds;
 `--seed N` (before the paths), or CNN_BOOK_SEED set in the environment, picks another, for example
 `python3 tasks.py test --seed 3 chapters/04_pooling.ipynb`. `book`, `pdf` and `test` execute one chapter per core;
-`--jobs N` (after --seed, if both) sets how many at once, `--jobs 1` runs them one after another.
+`--jobs N` sets how many at once, `--jobs 1` runs them one after another.
 
 Each command first makes the project-local virtual environment .venv (or the one named by the environment
 variable CNN_BOOK_VENV) and installs requirements.txt, requirements-nodeps.txt and cnnlib into it; later runs
@@ -46,38 +46,30 @@ def _run(*args: str | os.PathLike) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
-def _take_seed(command: str, rest: list[str]) -> list[str]:
-    """Set CNN_BOOK_SEED for everything this command runs.
-
-    ``--seed N`` at the start of ``rest`` wins; else a CNN_BOOK_SEED already set in the environment; else the
-    command's default (0 for the book, 1 for the tests).
-    """
-    seed = os.environ.get(SEED_VARIABLE, "").strip() or DEFAULT_SEED[command]
-    if rest and rest[0].startswith("--seed"):
-        value = rest[0].partition("=")[2] if "=" in rest[0] else (rest[1] if len(rest) > 1 else "")
-        rest = rest[1:] if "=" in rest[0] else rest[2:]
-        if not value.isdigit():
-            sys.exit(f"--seed needs a non-negative integer, got {value!r}")
-        seed = value
-    if not str(seed).isdigit():
-        sys.exit(f"{SEED_VARIABLE} must be a non-negative integer, got {seed!r}")
-    os.environ[SEED_VARIABLE] = str(int(seed))
-    print(f"Chapters run with {SEED_VARIABLE}={seed}", flush=True)
-    return rest
-
-
 JOBS = os.cpu_count() or 1  # chapters executed at once by `book`, `pdf` and `test`; --jobs N changes it
 
 
-def _take_jobs(rest: list[str]) -> list[str]:
-    """``--jobs N`` at the start of ``rest``: execute N chapters at once (default: one per core; 1 is serial)."""
+def _take_options(command: str, rest: list[str]) -> list[str]:
+    """Read ``--seed N`` and ``--jobs N`` (in either order, before any path) and return the rest.
+
+    The seed (CNN_BOOK_SEED for everything this command runs): ``--seed N`` wins; else a CNN_BOOK_SEED already set in
+    the environment; else the command's default (0 for the book, 1 for the tests). The jobs: chapters executed at
+    once, one per core by default, ``--jobs 1`` one after another.
+    """
     global JOBS
-    if rest and rest[0].startswith("--jobs"):
-        value = rest[0].partition("=")[2] if "=" in rest[0] else (rest[1] if len(rest) > 1 else "")
-        rest = rest[1:] if "=" in rest[0] else rest[2:]
-        if not value.isdigit() or int(value) < 1:
-            sys.exit(f"--jobs needs a positive integer, got {value!r}")
-        JOBS = int(value)
+    options = {"--seed": os.environ.get(SEED_VARIABLE, "").strip() or str(DEFAULT_SEED[command]), "--jobs": None}
+    while rest and rest[0].split("=")[0] in options:
+        name, has_value, value = rest[0].partition("=")
+        value, rest = (value, rest[1:]) if has_value else ((rest[1] if len(rest) > 1 else ""), rest[2:])
+        if not value.isdigit() or (name == "--jobs" and int(value) < 1):
+            sys.exit(f"{name} needs a {'positive' if name == '--jobs' else 'non-negative'} integer, got {value!r}")
+        options[name] = value
+    if not options["--seed"].isdigit():
+        sys.exit(f"{SEED_VARIABLE} must be a non-negative integer, got {options['--seed']!r}")
+    if options["--jobs"] is not None:
+        JOBS = int(options["--jobs"])
+    os.environ[SEED_VARIABLE] = str(int(options["--seed"]))
+    print(f"Chapters run with {SEED_VARIABLE}={os.environ[SEED_VARIABLE]}", flush=True)
     return rest
 
 
@@ -209,7 +201,7 @@ def book(rest: list[str]) -> None:
     and then the build fails, naming each failing chapter with its cell and error.
     """
     if rest:
-        sys.exit(f"book takes no paths, only --seed N; got {' '.join(rest)}")
+        sys.exit(f"book takes no paths, only --seed N and --jobs N; got {' '.join(rest)}")
     reports = ROOT / "_build" / "html" / "reports"
     shutil.rmtree(reports, ignore_errors=True)  # reports of an earlier build are not this build's failures
     _execute_chapters()
@@ -248,7 +240,7 @@ def main(argv: list[str]) -> None:
     commands = {"book": book, "test": test, "check": check, "pdf": pdf, "lab": lab}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
-    rest = _take_jobs(_take_seed(argv[0], argv[1:]))
+    rest = _take_options(argv[0], argv[1:])
     ensure_environment()
     commands[argv[0]](rest)
 

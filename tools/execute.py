@@ -23,17 +23,15 @@ CACHE = ROOT / "_build" / ".jupyter_cache"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _execute(path: str, timeout: int) -> tuple[str, dict | None, float, str | None]:
-    """Run one notebook in its own folder; return it executed (or None and the traceback if a cell raised)."""
+def _execute(path: str, timeout: int) -> tuple[str, dict | None, float]:
+    """Run one notebook in its own folder; return it executed, or None if a cell raised."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
     notebook = nbformat.read(path, as_version=4)
     result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
                                  meta_override=True)
-    if result.err is not None:
-        return path, None, result.time, result.exc_string
-    return path, notebook, result.time, None
+    return path, (None if result.err is not None else notebook), result.time
 
 
 def main(argv: list[str]) -> int:
@@ -69,7 +67,7 @@ def main(argv: list[str]) -> int:
     with ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(_execute, str(path), args.timeout) for path in pending]
         for future in as_completed(futures):
-            path, notebook, seconds, _traceback = future.result()
+            path, notebook, seconds = future.result()
             name = Path(path).relative_to(ROOT)
             if notebook is None:
                 failed.append(name)
