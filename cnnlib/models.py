@@ -3,7 +3,9 @@
 One class per idea, so that each can be read on its own: :class:`LeNet5`, :class:`AlexNet`, :class:`VGG` (built
 from a list of convolutions per stage), :class:`Inception` and :class:`GoogLeNet`, :class:`BasicBlock` and
 :class:`Bottleneck` with :class:`ResNet`, :class:`SEBlock` (which :class:`ResNet` inserts into its blocks to make an
-SE-ResNet), and :class:`TextCNN`. The functions ``lenet5``, ``alexnet``, ``vgg11`` ... ``textcnn`` build them.
+SE-ResNet), and :class:`TextCNN`; :class:`PNet`, :class:`RNet` and :class:`ONet` are the three pretrained networks
+of the MTCNN face detector (their weights load from facenet-pytorch's files, see :mod:`cnnlib.faces`). The
+functions ``lenet5``, ``alexnet``, ``vgg11`` ... ``textcnn`` build them.
 
 With its defaults each function builds the published configuration: ImageNet networks take (N, 3, 224, 224) images
 and return (N, 1000) logits; LeNet-5 takes (N, 1, 32, 32) and returns (N, 10). Their parameter counts equal those of
@@ -46,9 +48,13 @@ __all__ = [
     "Inception",
     "InceptionAux",
     "LeNet5",
+    "ONet",
+    "PNet",
+    "RNet",
     "ResNet",
     "SEBlock",
     "TextCNN",
+    "UNet",
     "alexnet",
     "googlenet",
     "lenet5",
@@ -57,6 +63,7 @@ __all__ = [
     "resnet50",
     "se_resnet50",
     "textcnn",
+    "unet",
     "vgg11",
     "vgg13",
     "vgg16",
@@ -1047,3 +1054,225 @@ def textcnn(
     """
     return TextCNN(vocab_size, embedding_dim, num_classes, kernel_sizes, num_filters, dropout, **kwargs)
 
+
+# ----------------------------------------------------------------------------------------------------------------------
+# MTCNN: the three networks of the face-detection cascade (Zhang et al., 2016)
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _mtcnn_flatten(x: torch.Tensor) -> torch.Tensor:
+    """Flatten (N, C, H, W) features in the order the pretrained dense layers expect: width, then height, then channel.
+
+    The published weights were trained in Caffe (via MATLAB, column-major) and converted; their first dense layer
+    reads the feature map transposed, so the features are permuted to (N, W, H, C) before flattening.
+    """
+    return x.permute(0, 3, 2, 1).flatten(1)
+
+
+class PNet(nn.Module):
+    """MTCNN's proposal network: a fully convolutional face/non-face classifier and box regressor on 12x12 windows.
+
+    Layers (the parameter names of the pretrained state dict): conv1 3x3 (3 -> 10), PReLU, 2x2 max pool (stride 2,
+    ceil), conv2 3x3 (10 -> 16), PReLU, conv3 3x3 (16 -> 32), PReLU, then two 1x1 heads: ``conv4_1`` (2 face/non-face
+    logits) and ``conv4_2`` (4 box offsets). A 12x12 input gives a 1x1 output; a larger image gives an output map
+    whose cell (i, j) looks at the 12x12 window at (2 j, 2 i): a sliding window with stride 2 in one pass.
+
+    Input (N, 3, H, W) with pixels scaled as (value - 127.5) / 128, H, W >= 12. Output ``(logits, offsets)`` of shapes
+    (N, 2, H', W') and (N, 4, H', W') with H' = ceil((H - 2) / 2) - 4.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 10, kernel_size=3)
+        self.prelu1 = nn.PReLU(10)
+        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(10, 16, kernel_size=3)
+        self.prelu2 = nn.PReLU(16)
+        self.conv3 = nn.Conv2d(16, 32, kernel_size=3)
+        self.prelu3 = nn.PReLU(32)
+        self.conv4_1 = nn.Conv2d(32, 2, kernel_size=1)
+        self.conv4_2 = nn.Conv2d(32, 4, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[2:]) < 12:
+            raise ValueError(f"PNet expects images of shape (N, 3, H, W) with H, W >= 12, got {tuple(x.shape)}")
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
+        return self.conv4_1(x), self.conv4_2(x)
+
+
+class RNet(nn.Module):
+    """MTCNN's refinement network: classifies 24x24 crops of P-Net's candidates and corrects their boxes.
+
+    Layers: conv1 3x3 (3 -> 28), PReLU, 3x3 max pool (stride 2, ceil), conv2 3x3 (28 -> 48), PReLU, 3x3 max pool
+    (stride 2, ceil), conv3 2x2 (48 -> 64), PReLU, ``dense4`` (576 -> 128), PReLU, heads ``dense5_1`` (2 logits) and
+    ``dense5_2`` (4 box offsets).
+
+    Input (N, 3, 24, 24), scaled as for :class:`PNet`. Output ``(logits, offsets)`` of shapes (N, 2) and (N, 4).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 28, kernel_size=3)
+        self.prelu1 = nn.PReLU(28)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(28, 48, kernel_size=3)
+        self.prelu2 = nn.PReLU(48)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3 = nn.Conv2d(48, 64, kernel_size=2)
+        self.prelu3 = nn.PReLU(64)
+        self.dense4 = nn.Linear(576, 128)
+        self.prelu4 = nn.PReLU(128)
+        self.dense5_1 = nn.Linear(128, 2)
+        self.dense5_2 = nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, 24, 24):
+            raise ValueError(f"RNet expects crops of shape (N, 3, 24, 24), got {tuple(x.shape)}")
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.pool2(self.prelu2(self.conv2(x)))
+        x = self.prelu4(self.dense4(_mtcnn_flatten(self.prelu3(self.conv3(x)))))
+        return self.dense5_1(x), self.dense5_2(x)
+
+
+class ONet(nn.Module):
+    """MTCNN's output network: classifies 48x48 crops, corrects their boxes and places five facial landmarks.
+
+    Layers: conv1 3x3 (3 -> 32), PReLU, 3x3 max pool (stride 2, ceil), conv2 3x3 (32 -> 64), PReLU, 3x3 max pool
+    (stride 2, ceil), conv3 3x3 (64 -> 64), PReLU, 2x2 max pool (stride 2, ceil), conv4 2x2 (64 -> 128), PReLU,
+    ``dense5`` (1152 -> 256), PReLU, heads ``dense6_1`` (2 logits), ``dense6_2`` (4 box offsets) and ``dense6_3``
+    (10 landmark coordinates: the x of the left eye, right eye, nose, left and right mouth corner, then their y, each as
+    a fraction of the crop's width or height).
+
+    Input (N, 3, 48, 48), scaled as for :class:`PNet`. Output ``(logits, offsets, landmarks)`` of shapes (N, 2),
+    (N, 4) and (N, 10).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, kernel_size=3)
+        self.prelu1 = nn.PReLU(32)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.prelu2 = nn.PReLU(64)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
+        self.prelu3 = nn.PReLU(64)
+        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv4 = nn.Conv2d(64, 128, kernel_size=2)
+        self.prelu4 = nn.PReLU(128)
+        self.dense5 = nn.Linear(1152, 256)
+        self.prelu5 = nn.PReLU(256)
+        self.dense6_1 = nn.Linear(256, 2)
+        self.dense6_2 = nn.Linear(256, 4)
+        self.dense6_3 = nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, 48, 48):
+            raise ValueError(f"ONet expects crops of shape (N, 3, 48, 48), got {tuple(x.shape)}")
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.pool2(self.prelu2(self.conv2(x)))
+        x = self.pool3(self.prelu3(self.conv3(x)))
+        x = self.prelu5(self.dense5(_mtcnn_flatten(self.prelu4(self.conv4(x)))))
+        return self.dense6_1(x), self.dense6_2(x), self.dense6_3(x)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# U-Net (Ronneberger, Fischer and Brox 2015): an encoder-decoder for segmentation
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _unet_double_conv(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
+    """Two 3x3 convolutions with padding 1, each followed by ReLU (and batch normalisation before it if asked)."""
+    layers = []
+    for index in range(2):
+        layers.append(nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3, padding=1,
+                                bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """U-Net of Ronneberger, Fischer and Brox (2015): a contracting path, an expanding path and skip connections.
+
+    The contracting path has ``depth`` levels of two 3x3 convolutions and a 2x2 max pool, doubling the channels
+    from ``width`` at every level; a bottom level of two convolutions at ``width * 2**depth`` channels follows.
+    The expanding path mirrors it: at every level a 2x2 transposed convolution with stride 2 (the paper's
+    "up-convolution") doubles the size of the maps and halves the channels, the result is concatenated with the
+    contracting path's maps of the same size (the skip connection), and two 3x3 convolutions follow. A final 1x1
+    convolution gives ``num_classes`` scores per pixel.
+
+    With the defaults (``width=64``, ``depth=4``, ``num_classes=2``) this is the paper's network, 23 convolutional
+    layers, with one difference: the paper's convolutions are unpadded, so that its 572x572 input gives a 388x388
+    output and the skip connections are cropped; here every 3x3 convolution has padding 1 and the output has the
+    size of the input (which must be divisible by ``2**depth``). Padding changes no parameter count.
+    ``batch_norm=True`` adds batch normalisation after every 3x3 convolution (and drops their biases), which the
+    paper did not have and which makes the small networks of the book train in few steps.
+
+    Parameters, with w = width, k = 0 ... depth, c_k = w 2^k, C_in input channels and K classes, without batch
+    normalisation: each double convolution from a to b channels has 9 a b + b + 9 b b + b; the contracting path
+    has them from (C_in, c_0), (c_0, c_1), ..., (c_{depth-1}, c_depth); every expanding level k (from depth - 1
+    down to 0) has an up-convolution of 4 c_{k+1} c_k + c_k and a double convolution from 2 c_k to c_k; the head
+    has c_0 K + K. Batch normalisation replaces each 3x3 convolution's b biases by 2 b scales and shifts.
+
+    Args:
+        in_channels: channels of the input image (1 for a grey microscopy image).
+        num_classes: scores per pixel (2 in the paper: background and cell; 1 for a single foreground logit).
+        width: channels of the first level (64 in the paper).
+        depth: number of 2x2 poolings (4 in the paper).
+        batch_norm: add batch normalisation after each 3x3 convolution.
+
+    Input (N, C_in, H, W) with H and W divisible by ``2**depth``; output (N, num_classes, H, W).
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 64, depth: int = 4,
+                 batch_norm: bool = False) -> None:
+        super().__init__()
+        _check_positive(in_channels=in_channels, num_classes=num_classes, width=width, depth=depth)
+        self.depth = depth
+        channels = [width * 2**level for level in range(depth + 1)]
+        self.down = nn.ModuleList(
+            _unet_double_conv(in_channels if level == 0 else channels[level - 1], channels[level], batch_norm)
+            for level in range(depth)
+        )
+        self.pool = nn.MaxPool2d(2)
+        self.bottom = _unet_double_conv(channels[depth - 1], channels[depth], batch_norm)
+        levels = list(reversed(range(depth)))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(channels[level + 1], channels[level], 2, stride=2)
+                                for level in levels)
+        self.decode = nn.ModuleList(_unet_double_conv(2 * channels[level], channels[level], batch_norm)
+                                    for level in levels)
+        self.head = nn.Conv2d(channels[0], num_classes, 1)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores of shape (N, num_classes, H, W) for images of shape (N, C_in, H, W)."""
+        factor = 2**self.depth
+        if x.ndim != 4 or x.shape[-2] % factor or x.shape[-1] % factor:
+            raise ValueError(f"expected images of shape (N, C, H, W) with H and W divisible by {factor}, "
+                             f"got shape {tuple(x.shape)}")
+        skips = []
+        for level in self.down:
+            x = level(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottom(x)
+        for up, decode in zip(self.up, self.decode, strict=True):
+            x = decode(torch.cat([skips.pop(), up(x)], dim=1))
+        return self.head(x)
+
+
+def unet(**kwargs) -> UNet:
+    """U-Net with the paper's configuration as defaults (width 64, depth 4, 2 classes, no batch normalisation).
+
+    31,030,658 parameters for one input channel (the paper's grey images), counted by the formula of
+    :class:`UNet`; ``unet(width=8, depth=2, num_classes=1, batch_norm=True)`` is the small one of the
+    segmentation chapter.
+    """
+    return UNet(**kwargs)

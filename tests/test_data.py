@@ -261,3 +261,183 @@ def test_ink_boxes_count_pixels():
     images = np.zeros((2, 1, 8, 8), dtype=np.float32)
     images[0, 0, 2:5, 3:7] = 1.0
     assert data.ink_boxes(images).tolist() == [[3, 2, 7, 5], [0, 0, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return data.load_detection_scenes(count=200, split="test", test_per_class=20)
+
+
+def test_detection_scenes_shapes_counts_and_sizes(scenes):
+    images, boxes, labels = scenes
+    assert images.shape == (200, 1, 64, 64) and images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert len(boxes) == len(labels) == 200
+    counts = np.array([len(box) for box in boxes])
+    assert counts.min() >= 1 and counts.max() <= 4 and len(np.unique(counts)) == 4
+    for box, label in zip(boxes, labels, strict=True):
+        assert box.shape == (len(label), 4) and box.dtype == np.float32 and label.dtype == np.int64
+        assert np.all(box[:, :2] >= 0) and np.all(box[:, 2:] <= 64) and np.all((label >= 0) & (label <= 9))
+        longer = np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])
+        assert np.all((longer >= 14) & (longer <= 36))
+
+
+def test_detection_boxes_are_tight_and_overlap_at_most_as_allowed(scenes):
+    overlapping = 0
+    for image, box in zip(scenes.images, scenes.boxes, strict=True):
+        for x0, y0, x1, y1 in box.astype(int):
+            inside = image[0, y0:y1, x0:x1]
+            assert inside[0].max() > 0 and inside[-1].max() > 0 and inside[:, 0].max() > 0 and inside[:, -1].max() > 0
+        for i in range(len(box)):
+            for j in range(i):
+                width = min(box[i, 2], box[j, 2]) - max(box[i, 0], box[j, 0])
+                height = min(box[i, 3], box[j, 3]) - max(box[i, 1], box[j, 1])
+                shared = max(width, 0) * max(height, 0)
+                smaller = min(np.prod(box[i, 2:] - box[i, :2]), np.prod(box[j, 2:] - box[j, :2]))
+                assert shared <= 0.3 * smaller
+                overlapping += shared > 0
+    assert overlapping > 10  # some digits do overlap
+
+
+def test_detection_scenes_use_only_the_digits_of_their_split():
+    # One digit per scene, drawn at its ink's own size, so that each scene shows an exact copy of an MNIST digit's ink.
+    digits = data.load_mnist(test_per_class=10)
+    for split, own, other in (("train", digits.x_train, digits.x_test), ("test", digits.x_test, digits.x_train)):
+        scenes = data.load_detection_scenes(count=15, split=split, max_digits=1, min_size=20, max_size=20,
+                                            test_per_class=10)
+
+        def crops(images):
+            ink = data.ink_boxes(images).astype(int)
+            return {images[i, 0, y0:y1, x0:x1].tobytes() for i, (x0, y0, x1, y1) in enumerate(ink)
+                    if max(x1 - x0, y1 - y0) == 20}
+
+        own_crops, other_crops = crops(own), crops(other)
+        found = 0
+        for image, box in zip(scenes.images, scenes.boxes, strict=True):
+            x0, y0, x1, y1 = box[0].astype(int)
+            crop = image[0, y0:y1, x0:x1]
+            if max(crop.shape) == 20 and crop.tobytes() in own_crops | other_crops:
+                assert crop.tobytes() in own_crops and crop.tobytes() not in other_crops
+                found += 1
+        assert found >= 3
+
+
+def test_detection_scenes_are_deterministic_and_seeded():
+    first = data.load_detection_scenes(count=5, test_per_class=10)
+    again = data.load_detection_scenes(count=5, test_per_class=10)
+    other = data.load_detection_scenes(count=5, test_per_class=10, seed=data.book_seed() + 1)
+    assert np.array_equal(first.images, again.images)
+    assert all(np.array_equal(a, b) for a, b in zip(first.boxes, again.boxes, strict=True))
+    assert not np.array_equal(first.images, other.images)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"count": 0}, ValueError, "count must be an int of at least 1, got 0"),
+        ({"count": 10.0}, TypeError, "count must be an int, got 10.0"),
+        ({"split": "validation"}, ValueError, "split must be 'train' or 'test', got 'validation'"),
+        ({"canvas_size": 30}, ValueError, "canvas_size must be an int from 36 to 512, got 30"),
+        ({"min_size": 40}, ValueError, "min_size must be an int from 4 to 36, got 40"),
+        ({"max_digits": 0}, ValueError, "max_digits must be an int from 1 to 20, got 0"),
+        ({"max_overlap": 1.5}, ValueError, "max_overlap must be a number from 0 to 1, got 1.5"),
+        ({"seed": -1}, ValueError, "seed must be an int of at least 0, got -1"),
+    ],
+)
+def test_detection_scenes_refuse_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        data.load_detection_scenes(**kwargs)
+
+
+def test_nuclei_image_and_its_125_instances():
+    image, labels = data.load_nuclei()
+    assert image.shape == labels.shape == (512, 512)
+    assert image.dtype == np.float32 and labels.dtype == np.int64
+    assert image.min() == 0.0 and image.max() == 1.0
+    ids = np.unique(labels)
+    assert ids[0] == 0 and len(ids) - 1 == 125
+    # A real fluorescence image: nuclei are brighter than the background around them.
+    assert image[labels > 0].mean() > 2 * image[labels == 0].mean()
+    assert 0.15 < (labels > 0).mean() < 0.25
+    assert "stardist" not in sys.modules  # the package is only read, never imported
+
+
+def test_nuclei_loader_names_the_install_commands(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tifffile", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install tifffile==2026\.3\.3"):
+        data.load_nuclei()
+    monkeypatch.setitem(sys.modules, "stardist", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps stardist==0\.9\.2"):
+        data.load_nuclei()
+
+
+@pytest.fixture(scope="module")
+def moving_digits():
+    return data.load_moving_digits()
+
+
+def test_moving_digits_shapes_and_labels(moving_digits, mnist):
+    clips = moving_digits
+    assert clips.x_train.shape == (4000, 1, 6, 20, 20) and clips.x_test.shape == (1000, 1, 6, 20, 20)
+    assert clips.x_train.dtype == np.float32 and 0.0 <= clips.x_train.min() and clips.x_train.max() <= 1.0
+    for labels in (clips.digit_train, clips.motion_train, clips.digit_test, clips.motion_test):
+        assert labels.dtype == np.int64
+    assert np.bincount(clips.motion_train).tolist() == [2000, 2000]
+    assert np.bincount(clips.motion_test).tolist() == [500, 500]
+    # One clip per digit of load_mnist's split, in the same order: the digit labels are those of the real digits.
+    assert np.array_equal(clips.digit_train, mnist.y_train) and np.array_equal(clips.digit_test, mnist.y_test)
+    # Each clip's ink is that of its real digit (cropped and halved): the same in every frame.
+    ink = clips.x_test.sum(axis=(1, 3, 4))
+    assert np.allclose(ink, ink[:, :1], rtol=1e-5)
+    assert np.allclose(ink[:, 0], mnist.x_test[:, 0, 4:24, 4:24].sum(axis=(1, 2)) / 4, rtol=1e-4)
+
+
+def test_moving_digits_frames_are_rolled_by_the_motion(moving_digits):
+    clips, motions = moving_digits.x_test[:50, 0], moving_digits.motion_test[:50]
+    for clip, motion in zip(clips, motions, strict=True):
+        velocity = 1 if motion == 1 else -1
+        for t in range(1, clip.shape[0]):
+            assert np.array_equal(clip[t], np.roll(clip[t - 1], velocity, axis=1))
+
+
+def test_moving_digits_are_deterministic_and_follow_the_seed():
+    first = data.load_moving_digits(frames=3, size=12, test_per_class=5, seed=4)
+    again = data.load_moving_digits(frames=3, size=12, test_per_class=5, seed=4)
+    other = data.load_moving_digits(frames=3, size=12, test_per_class=5, seed=5)
+    for a, b in zip(first, again, strict=True):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(first.x_test, other.x_test)
+    assert first.x_train.shape == (5000 - 50, 1, 3, 12, 12)
+
+
+def test_one_frame_says_nothing_about_the_motion(moving_digits):
+    # In every frame, the digit's position (its ink's centre of mass on the torus, as an angle) and its ink have the
+    # same distribution under both motions: compare the per-frame statistics of left and right clips.
+    clips = np.concatenate([moving_digits.x_train, moving_digits.x_test])[:, 0]
+    motions = np.concatenate([moving_digits.motion_train, moving_digits.motion_test])
+    size = clips.shape[-1]
+    angle = 2 * np.pi * np.arange(size) / size
+    column_ink = clips.sum(axis=2)  # (N, T, size)
+    row_ink = clips.sum(axis=3)
+    for t in range(clips.shape[1]):
+        for ink in (column_ink[:, t], row_ink[:, t]):
+            centre = np.angle((ink * np.exp(1j * angle)).sum(axis=1))  # circular mean position
+            left, right = centre[motions == 0], centre[motions == 1]
+            # Uniform positions: the histograms of left and right clips agree within sampling noise.
+            bins = np.linspace(-np.pi, np.pi, 6)
+            p_left = np.histogram(left, bins)[0] / len(left)
+            p_right = np.histogram(right, bins)[0] / len(right)
+            noise = np.sqrt(0.2 * 0.8 * (1 / len(left) + 1 / len(right)))
+            assert np.abs(p_left - p_right).max() < 5 * noise
+    # The order of the frames does tell: frame 1 is frame 0 rolled one column left or right.
+    rolled_right = np.roll(clips[:, 0], 1, axis=-1)
+    assert np.array_equal(np.all(clips[:, 1] == rolled_right, axis=(1, 2)), motions == 1)
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"frames": 1}, ValueError), ({"size": 9}, ValueError), ({"speed": 0}, ValueError), ({"speed": 10}, ValueError),
+    ({"frames": 4.0}, TypeError), ({"seed": -1}, ValueError), ({"test_per_class": 500}, ValueError),
+])
+def test_moving_digits_refuses_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        data.load_moving_digits(**kwargs)
