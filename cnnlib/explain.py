@@ -116,7 +116,7 @@ def grad_cam(model: nn.Module, layer: nn.Module, images, targets, size: tuple[in
         size: (height, width) to upsample the maps to, for example the image's (H, W); None keeps (h, w).
 
     Returns:
-        A tensor of shape (N, h, w), or (N, *size), non-negative, detached.
+        A tensor of shape (N, h, w), or ``(N, *size)``, non-negative, detached.
 
     Raises:
         ValueError: for bad images or targets, or a layer that does not output a 4-dimensional tensor (or is not

@@ -23,10 +23,11 @@ PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 PAGES = {
-    "clean.html": '<p>Plain text.</p><img src="pixel.png"><a href="clean.html#top">up</a><span id="top"></span>',
+    "clean.html": '<p>Plain text.</p><img src="pixel.png"><a href="clean.html#top">up</a><span id="top"></span>'
+                  "<pre>found = np.intersect1d(a, b); np.floor(x)</pre>",  # library code, not a leaked NumPy scalar
     "raw_math.html": r'<p>An equation <span class="math notranslate">\(x^2\)</span>.</p>',
     "missing_image.html": '<img src="figure_that_is_not_there.png">',
-    "leftovers.html": "<p>{glue:text}`x` and np.int64(2)</p><p>epochs:   0%|          | 0/3</p>"
+    "leftovers.html": "<p>{glue:text}`x` and np.int64(2)</p><p>epochs:   0%|          | 0/3</p><p>np.float32(0.5)</p>"
                       '<a href="gone.html">gone</a><a href="#nowhere">nowhere</a>',
     "remote.html": '<img src="pixel.png"><script src="https://cdn.example.org/lib.js"></script>'
                    "<script>undefinedFunction();</script>",

@@ -32,7 +32,8 @@ REDIRECT = re.compile(r"<meta[^>]+http-equiv=[\"']refresh", re.IGNORECASE)  # in
 # stale text of a progress-bar widget ("epochs:   0%|          | 0/3").
 BAD_TEXT = {
     "{glue": re.compile(r"\{glue"),
-    "np.int64(": re.compile(r"\bnp\.(?:int|float|uint|bool)\w*\("),
+    # The scalar types' names only: np.intersect1d( or np.floor( in rendered library code is not a leaked repr.
+    "np.int64(": re.compile(r"\bnp\.(?:u?int(?:8|16|32|64|p|c)?|float(?:16|32|64|128)?|bool_?|complex(?:64|128)?)\("),
     "undefined label": re.compile(r"undefined label", re.IGNORECASE),
     "a traceback": re.compile(r"Traceback \(most recent call last\)"),
     "a progress bar at 0%": re.compile(r"(?<![\d.])0%\|"),
