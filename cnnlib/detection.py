@@ -93,7 +93,7 @@ def _iou(boxes_a, boxes_b, eps: float):
 def box_iou(boxes_a, boxes_b, eps: float = 0.0):
     """Intersection over union of every box of ``boxes_a`` with every box of ``boxes_b``.
 
-    .. math:: \\mathrm{IoU}(A, B) = \\frac{|A \\cap B|}{|A| + |B| - |A \\cap B|}
+        IoU(A, B) = area(A and B) / (area(A) + area(B) - area(A and B))
 
     Args:
         boxes_a: shape (N, 4), ``xyxy``.
@@ -172,9 +172,9 @@ def nms(boxes, scores, iou_threshold: float, classes=None) -> np.ndarray:
 def generalized_box_iou(boxes_a, boxes_b, eps: float = 0.0):
     """Generalized IoU of box i of ``boxes_a`` with box i of ``boxes_b`` (Rezatofighi et al., 2019).
 
-    .. math:: \\mathrm{GIoU}(A, B) = \\mathrm{IoU}(A, B) - \\frac{|C| - |A \\cup B|}{|C|}
+        GIoU(A, B) = IoU(A, B) - (area(C) - area(A or B)) / area(C)
 
-    where :math:`C` is the smallest box that encloses both :math:`A` and :math:`B`. It equals the IoU when one box
+    where C is the smallest box that encloses both A and B. It equals the IoU when one box
     holds the other or they coincide, lies in (-1, 1], and, unlike the IoU, keeps falling as disjoint boxes move
     apart, so a loss built on it still has a gradient when the boxes do not overlap.
 
@@ -204,7 +204,7 @@ def generalized_box_iou(boxes_a, boxes_b, eps: float = 0.0):
 def giou_loss(predicted, target, eps: float = 1e-7):
     """The GIoU loss of box regression, ``1 - GIoU``, averaged over the boxes (Rezatofighi et al., 2019).
 
-    .. math:: \\mathcal{L} = \\frac{1}{N} \\sum_{i=1}^{N} \\big(1 - \\mathrm{GIoU}(\\hat{B}_i, B_i)\\big)
+        loss = (1 / N) sum_i (1 - GIoU(predicted_i, target_i))
 
     It is 0 for a perfect box, 1 for a disjoint one that touches the target, and approaches 2 as the boxes move far
     apart; it does not depend on the unit of the coordinates (pixels or fractions of the image).
@@ -269,9 +269,9 @@ def match_detections(det_boxes, det_scores, gt_boxes, iou_threshold: float) -> n
 def precision_recall(scores, is_true, num_ground_truth: int) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall of the detections with the n highest scores, for n = 1, 2, ..., N.
 
-    .. math:: P_n = \\frac{TP_n}{n}, \\qquad R_n = \\frac{TP_n}{G}
+        P_n = TP_n / n,    R_n = TP_n / G
 
-    where :math:`TP_n` counts the true positives among the n best-scoring detections and :math:`G` is the number of
+    where TP_n counts the true positives among the n best-scoring detections and G is the number of
     ground-truth objects. (The division adds ``np.spacing(1)`` to n, as pycocotools does.)
 
     Args:
@@ -297,7 +297,7 @@ def precision_recall(scores, is_true, num_ground_truth: int) -> tuple[np.ndarray
 def interpolated_precision(precision, recall, recall_points=COCO_RECALL_POINTS) -> np.ndarray:
     """The interpolated precision at each recall level: the best precision at that recall or any higher one.
 
-    .. math:: P_\\text{interp}(r) = \\max_{n: R_n \\ge r} P_n
+        P_interp(r) = max over n with R_n >= r of P_n
 
     read, as COCO does, at the first detection whose recall reaches r; 0 where no detection reaches r. The average
     of these values over the 101 levels of :data:`COCO_RECALL_POINTS` is the average precision.
@@ -358,10 +358,9 @@ def evaluate_detections(det_boxes, det_scores, det_labels, gt_boxes, gt_labels,
     For each class k and IoU threshold t: in every image keep the ``max_detections`` best-scoring detections of k and
     match them to the image's ground truth of k (:func:`match_detections`); pool all images' detections, compute
     precision and recall (:func:`precision_recall`) and read the interpolated precision at the recall levels
-    (:func:`interpolated_precision`). With :math:`p_{t,k}(r)` these values,
+    (:func:`interpolated_precision`). With p_tk(r) these values, for K classes, R recall levels and T thresholds,
 
-    .. math:: \\mathrm{AP}_t = \\frac{1}{K R} \\sum_k \\sum_r p_{t,k}(r), \\qquad
-              \\mathrm{AP} = \\frac{1}{T} \\sum_t \\mathrm{AP}_t .
+        AP_t = (1 / (K R)) sum_k sum_r p_tk(r),    AP = (1 / T) sum_t AP_t.
 
     The classes are those with ground truth; detections of any other class are ignored (COCO's rule).
 

@@ -96,11 +96,10 @@ def ring_allreduce_cost(num_elements: int, world_size: int, latency: float = 0.0
                         bandwidth: float = float("inf"), bytes_per_element: int = 4) -> tuple[float, float]:
     """What one worker sends in a ring all-reduce of N numbers over P workers, and the time it takes.
 
-    .. math:: \\text{sent} = 2 \\frac{P - 1}{P} N, \\qquad
-              T = 2 (P - 1) \\alpha + 2 \\frac{P - 1}{P} \\frac{N b}{\\beta}
+        sent = 2 (P - 1) / P * N,    T = 2 (P - 1) * latency + sent * b / bandwidth
 
-    with :math:`\\alpha` the latency of one message, :math:`\\beta` the bandwidth of a link in bytes per second and
-    :math:`b` the bytes per number. The volume per worker is almost independent of P: the ring is bandwidth optimal
+    with the latency of one message in seconds, the bandwidth of a link in bytes per second and b the bytes per
+    number. The volume per worker is almost independent of P: the ring is bandwidth optimal
     (Patarasuk and Yuan, 2009).
 
     Returns:
