@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from cnnlib.detection import nms
 from cnnlib.models import ONet, PNet, RNet
+from cnnlib.retrieval import l2_normalize, search
 
 #: The window P-Net classifies (pixels) and the stride of its output map on its input (one 2x2 pooling).
 PNET_WINDOW, PNET_STRIDE = 12, 2
@@ -405,7 +406,7 @@ def pair_scores(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     embeddings, labels = np.asarray(embeddings, dtype=np.float64), np.asarray(labels)
     if embeddings.ndim != 2 or labels.shape != (len(embeddings),):
         raise ValueError(f"expected embeddings (N, D) and labels (N,), got {embeddings.shape} and {labels.shape}")
-    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True).clip(min=1e-12)
+    unit = l2_normalize(embeddings)
     first, second = np.triu_indices(len(unit), k=1)
     return np.einsum("pd,pd->p", unit[first], unit[second]), labels[first] == labels[second]
 
@@ -471,6 +472,5 @@ def identify(gallery: np.ndarray, gallery_labels: np.ndarray, probes: np.ndarray
             or gallery_labels.shape != (len(gallery),):
         raise ValueError(f"expected gallery (G, D), gallery_labels (G,) and probes (Q, D), got {gallery.shape}, "
                          f"{gallery_labels.shape} and {probes.shape}")
-    gallery = gallery / np.linalg.norm(gallery, axis=1, keepdims=True).clip(min=1e-12)
-    probes = probes / np.linalg.norm(probes, axis=1, keepdims=True).clip(min=1e-12)
-    return gallery_labels[np.argmax(probes @ gallery.T, axis=1)]
+    _, nearest = search(probes, gallery, k=1, metric="cosine")  # the most similar is the nearest in cosine distance
+    return gallery_labels[nearest[:, 0]]

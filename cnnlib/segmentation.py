@@ -22,17 +22,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from cnnlib.functional import conv2d_backward
+from cnnlib.functional import _pair, conv2d_backward
 
 __all__ = ["ObjectScores", "conv_transpose2d", "dice", "dice_loss", "instance_iou", "iou", "match_instances",
            "object_f1"]
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(pair) != 2 or any(not isinstance(v, int | np.integer) for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0):
